@@ -1,0 +1,155 @@
+"""The Python API: `Xolver(config).solve(problem)`, its async twin, and batch helpers.
+
+Async is the only implementation; the sync methods run it through `run_sync`, which refuses to run
+inside a running event loop (Jupyter, async code) and says to `await` the async method instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from typing import Any, TypeVar
+
+from xolver.config import XolverConfig, load_config
+from xolver.errors import UserInputError
+from xolver.llm.base import Model
+from xolver.llm.client import ModelClient
+from xolver.llm.embedded import stop_embedded_servers
+from xolver.memory.base import ExperienceStore
+from xolver.schema import AgentRole, Problem, SolveResult, TaskKind
+from xolver.team.loop import EventSink, XolverLoop
+
+T = TypeVar("T")
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """The one bridge from sync to async."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()
+    raise RuntimeError(
+        "a sync Xolver method was called inside a running event loop (Jupyter or async code): "
+        "use the async method instead, e.g. `await xolver.asolve(problem)`"
+    )
+
+
+def as_problem(problem: str | Problem, kind: TaskKind | None = None) -> Problem:
+    """A `Problem` from text or a `Problem`; `kind` overrides the problem's own."""
+    if isinstance(problem, Problem):
+        return problem if kind is None else problem.model_copy(update={"kind": kind})
+    if not isinstance(problem, str) or not problem.strip():
+        raise UserInputError("a problem must be non-empty text or a Problem")
+    return Problem(text=problem.strip(), kind=kind or "math")
+
+
+class Xolver:
+    """A team ready to solve problems: one model client and one experience store, shared by every solve.
+
+    Pass `model` (a `Model`, e.g. `ScriptedModel`, or one per role) to bypass the configured models.
+    """
+
+    def __init__(
+        self,
+        config: XolverConfig | None = None,
+        *,
+        model: Model | Mapping[AgentRole, Model] | None = None,
+        store: ExperienceStore | None = None,
+        **overrides: Any,
+    ) -> None:
+        base = config if config is not None else load_config()
+        self.config = XolverConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
+        self.client = (
+            ModelClient(
+                model,
+                timeout=self.config.timeout,
+                retries=self.config.retries,
+                max_concurrency=self.config.max_concurrency,
+            )
+            if model is not None
+            else ModelClient.from_config(self.config)
+        )
+        self.store = store
+
+    async def asolve(
+        self, problem: str | Problem, *, kind: TaskKind | None = None, on_event: EventSink | None = None
+    ) -> SolveResult:
+        """Solve one problem with the team; `on_event` receives the trace as it happens."""
+        loop = XolverLoop(self.client, self.config, store=self.store, on_event=on_event)
+        return await loop.run(as_problem(problem, kind))
+
+    def solve(
+        self, problem: str | Problem, *, kind: TaskKind | None = None, on_event: EventSink | None = None
+    ) -> SolveResult:
+        return run_sync(self.asolve(problem, kind=kind, on_event=on_event))
+
+    async def asolve_many(
+        self,
+        problems: Iterable[str | Problem],
+        *,
+        concurrency: int = 4,
+        on_result: Callable[[SolveResult | BaseException], Awaitable[None] | None] | None = None,
+        return_exceptions: bool = False,
+    ) -> list[SolveResult | BaseException]:
+        """Solve many problems, `concurrency` at a time; results come back in input order.
+
+        With `return_exceptions`, a problem that fails yields its exception and the others go on;
+        otherwise the first failure cancels the rest and is raised.
+        """
+        items = [as_problem(p) for p in problems]
+        if concurrency < 1:
+            raise UserInputError("concurrency must be at least 1")
+        gate = asyncio.Semaphore(concurrency)
+        results: list[SolveResult | BaseException] = [RuntimeError("not run")] * len(items)
+
+        async def one(index: int, problem: Problem) -> None:
+            async with gate:
+                try:
+                    results[index] = await self.asolve(problem)
+                except Exception as exc:
+                    if not return_exceptions:
+                        raise
+                    results[index] = exc
+            if on_result is not None:
+                outcome = on_result(results[index])
+                if outcome is not None:
+                    await outcome
+
+        async with asyncio.TaskGroup() as group:
+            for index, problem in enumerate(items):
+                group.create_task(one(index, problem))
+        return results
+
+    def solve_many(
+        self,
+        problems: Iterable[str | Problem],
+        *,
+        concurrency: int = 4,
+        return_exceptions: bool = False,
+    ) -> list[SolveResult | BaseException]:
+        return run_sync(self.asolve_many(problems, concurrency=concurrency, return_exceptions=return_exceptions))
+
+    def close(self) -> None:
+        """Stop the embedded model server, if this process started one."""
+        stop_embedded_servers()
+
+    def __enter__(self) -> Xolver:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def solve(problem: str | Problem, **overrides: Any) -> SolveResult:
+    """Solve one problem with the configuration from xolver.toml / XOLVER_* / `overrides`."""
+    with Xolver(load_config(**overrides)) as xolver:
+        return xolver.solve(problem)
+
+
+def solve_many(
+    problems: Iterable[str | Problem], *, concurrency: int = 4, **overrides: Any
+) -> list[SolveResult | BaseException]:
+    """Solve many problems concurrently; failures come back as exceptions in their place."""
+    with Xolver(load_config(**overrides)) as xolver:
+        return xolver.solve_many(problems, concurrency=concurrency, return_exceptions=True)

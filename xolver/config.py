@@ -1,0 +1,109 @@
+"""One settings object for a run: defaults < xolver.toml < XOLVER_* environment < explicit arguments."""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from xolver.errors import ConfigError
+from xolver.schema import AgentRole, RunConfig
+
+EMBEDDED_MODEL = "embedded"
+
+_toml_path: ContextVar[Path | None] = ContextVar("xolver_toml_path", default=None)
+
+
+class XolverConfig(BaseSettings):
+    """Everything a run can be configured with. `xolver config show` prints the effective values."""
+
+    model_config = SettingsConfigDict(env_prefix="XOLVER_", env_nested_delimiter="__", extra="forbid")
+
+    model: str = Field(EMBEDDED_MODEL, description="litellm model string for every role, or 'embedded'")
+    models: dict[AgentRole, str] = Field(default_factory=dict, description="per-role model overrides")
+    api_base: str | None = Field(None, description="base URL of an OpenAI-compatible server")
+    api_key: str | None = Field(None, description="API key passed to litellm (else litellm's env vars)")
+    agents: int = Field(3, ge=1, le=32, description="m: solver agents per iteration")
+    iterations: int = Field(2, ge=1, le=20, description="I: maximum iterations")
+    exemplars: int = Field(3, ge=0, le=50, description="k: exemplars retrieved from experience memory")
+    retrieval: Literal["hybrid", "dense", "bm25", "none"] = "hybrid"
+    patience: int = Field(2, ge=1, description="stop when the top answer is unchanged this many rounds")
+    verify_threshold: float = Field(0.8, ge=0.0, le=1.0, description="judge score a final answer needs")
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(512, ge=16, description="completion tokens per solver call")
+    seed: int | None = None
+    timeout: float = Field(120.0, gt=0, description="seconds per model call attempt")
+    retries: int = Field(3, ge=0, le=10, description="retries per model call on timeout, 429, 5xx")
+    max_concurrency: int = Field(16, ge=1, description="model calls in flight at once, over all problems")
+    solve_deadline: float | None = Field(None, gt=0, description="seconds for one whole solve")
+    embedded_threads: int | None = Field(None, ge=1, description="CPU threads for the embedded model")
+    embedded_ctx: int = Field(4096, ge=512, description="context window of the embedded model")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = _toml_path.get() or Path(os.environ.get("XOLVER_CONFIG_FILE", "xolver.toml"))
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml)
+
+    def model_for(self, role: AgentRole) -> str:
+        return self.models.get(role, self.model)
+
+    def run_config(self) -> RunConfig:
+        """The snapshot recorded with every result."""
+        roles: tuple[AgentRole, ...] = ("planner", "solver", "coder", "judge", "verifier")
+        return RunConfig(
+            agents=self.agents,
+            iterations=self.iterations,
+            exemplars=self.exemplars,
+            retrieval=self.retrieval,
+            models={role: self.model_for(role) for role in roles},
+            api_base=self.api_base,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+            patience=self.patience,
+            xolver_version=xolver_version(),
+        )
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> XolverConfig:
+    """Build the effective configuration; `overrides` (e.g. CLI flags) win over every other source.
+
+    `None` overrides are dropped so an unset CLI flag never hides a value from the file or environment.
+    """
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"config file not found: {path}")
+    token = _toml_path.set(Path(path) if path is not None else None)
+    try:
+        return XolverConfig(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"invalid configuration: {where}: {first['msg']}") from exc
+    except (OSError, ValueError) as exc:  # an unreadable or malformed TOML file
+        raise ConfigError(f"cannot read configuration: {exc}") from exc
+    finally:
+        _toml_path.reset(token)
+
+
+def xolver_version() -> str:
+    try:
+        return version("xolver")
+    except PackageNotFoundError:
+        return "0+unknown"

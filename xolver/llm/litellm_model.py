@@ -1,0 +1,124 @@
+"""The real model: one `litellm.acompletion` call, its errors translated into Xolver's tree."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from types import ModuleType
+from typing import Any
+
+from xolver.errors import (
+    ModelError,
+    ModelRateLimited,
+    ModelRequestRejected,
+    ModelServerError,
+    ModelTimeout,
+    ModelUnreachable,
+    RealModelRequestBlocked,
+)
+from xolver.llm.base import ModelRequest, ModelResponse
+from xolver.schema import Usage
+
+_real_requests_allowed = True
+
+
+def set_real_requests_allowed(allowed: bool) -> bool:
+    """Flip the guard that tests use to forbid real model requests; returns the previous value."""
+    global _real_requests_allowed
+    previous, _real_requests_allowed = _real_requests_allowed, allowed
+    return previous
+
+
+def check_real_requests_allowed(model: str) -> None:
+    if not _real_requests_allowed:
+        raise RealModelRequestBlocked(
+            f"real model request to {model!r} blocked: use ScriptedModel, or mark the test real_model",
+            model=model,
+        )
+
+
+def import_litellm() -> ModuleType:
+    """Import litellm without letting it reach the network for its cost map; it is slow, so lazily."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LiteLLMModel:
+    """Any model litellm reaches: `openai/<name>` with an `api_base` for a local server, `ollama/...`, ..."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = model
+        self.api_base = api_base
+        # An OpenAI-compatible local server needs some key, and users rarely set one for it.
+        self.api_key = api_key or (None if not api_base or os.environ.get("OPENAI_API_KEY") else "sk-local")
+        self.extra = extra or {}
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        check_real_requests_allowed(self.name)
+        litellm = import_litellm()
+        kwargs: dict[str, Any] = {
+            "model": self.name,
+            "messages": [m.model_dump() for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "num_retries": 0,  # RetryingModel owns retries
+            **self.extra,
+        }
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        try:
+            response = await litellm.acompletion(**kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc, self.name) from exc
+        choices = getattr(response, "choices", None) or []
+        text = (choices[0].message.content if choices else None) or ""
+        raw_usage = getattr(response, "usage", None)
+        cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost") or 0.0
+        return ModelResponse(
+            text=text,
+            model=self.name,
+            usage=Usage(
+                prompt_tokens=getattr(raw_usage, "prompt_tokens", 0) or 0,
+                completion_tokens=getattr(raw_usage, "completion_tokens", 0) or 0,
+                cost=float(cost),
+            ),
+        )
+
+
+def translate_error(exc: BaseException, model: str) -> ModelError:
+    """Map litellm's (and httpx's) exceptions onto Xolver's, by status code first, then by type name."""
+    if isinstance(exc, ModelError):
+        return exc
+    status = getattr(exc, "status_code", None)
+    kind = type(exc).__name__
+    detail = str(exc).splitlines()[0][:300] if str(exc) else kind
+    message = f"{model}: {kind}: {detail}"
+    text = str(exc).lower()
+    if isinstance(exc, TimeoutError) or kind in {"Timeout", "APITimeoutError"} or status == 408:
+        return ModelTimeout(message, model=model)
+    if status == 429 or kind == "RateLimitError":
+        return ModelRateLimited(message, model=model)
+    if kind == "APIConnectionError" and any(
+        s in text for s in ("connection refused", "connect call failed", "connecterror", "connection error")
+    ):
+        return ModelUnreachable(message, model=model)
+    if isinstance(status, int) and 400 <= status < 500:
+        return ModelRequestRejected(message, model=model)
+    return ModelServerError(message, status=status if isinstance(status, int) else 500, model=model)

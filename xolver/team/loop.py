@@ -1,0 +1,219 @@
+"""The Xolver loop: retrieve, plan, iterate (solve and judge in parallel), verify, learn."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from xolver.config import XolverConfig
+from xolver.errors import ModelError
+from xolver.llm.client import ModelClient
+from xolver.llm.usage import usage_scope
+from xolver.memory.base import ExperienceStore
+from xolver.schema import (
+    AgentStarted,
+    Candidate,
+    CandidateReady,
+    Experience,
+    IterationDone,
+    IterationRecord,
+    Judged,
+    MemoryWritten,
+    PlanReady,
+    Problem,
+    Role,
+    SolveResult,
+    StopReason,
+    TraceEvent,
+    Verification,
+    Verified,
+    new_id,
+)
+from xolver.team.judge import Judge
+from xolver.team.planner import Planner
+from xolver.team.shared import SharedMemory
+from xolver.team.solver import Solver, render_exemplars, render_shared
+from xolver.team.verifier import Verifier
+
+EventSink = Callable[[TraceEvent], Awaitable[None] | None]
+
+
+class XolverLoop:
+    """One solve of one problem by the team. Services are passed in; the loop picks no implementation."""
+
+    def __init__(
+        self,
+        client: ModelClient,
+        config: XolverConfig,
+        *,
+        store: ExperienceStore | None = None,
+        on_event: EventSink | None = None,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.store = store
+        self.on_event = on_event
+        self.planner = Planner(client, config)
+        self.solver = Solver(client, config)
+        self.judge = Judge(client, config)
+        self.verifier = Verifier(client, config)
+
+    async def _emit(self, event: TraceEvent) -> None:
+        if self.on_event is not None:
+            outcome = self.on_event(event)
+            if outcome is not None:
+                await outcome
+
+    async def run(self, problem: Problem) -> SolveResult:
+        run_id = new_id()
+        started = time.perf_counter()
+        with usage_scope() as usage:
+            exemplars = await self._retrieve(problem)
+            roles = await self.planner.plan(problem, self.config.agents)
+            await self._emit(PlanReady(problem_id=problem.id, roles=roles, exemplars=len(exemplars)))
+            shared = SharedMemory(self.config.agents)
+            iterations: list[IterationRecord] = []
+            stop_reason = await self._iterate(problem, roles, exemplars, shared, iterations)
+            answer, verification = await self.verifier.finalize(problem, shared.best, shared.kept)
+            await self._emit(Verified(problem_id=problem.id, answer=answer, verification=verification))
+            writes = await self._learn(problem, run_id, shared.best, exemplars, verification)
+        return SolveResult(
+            run_id=run_id,
+            problem=problem,
+            answer=answer,
+            code=shared.best.code if shared.best else None,
+            verified=verification.passed,
+            verification=verification,
+            roles=roles,
+            iterations=iterations,
+            stop_reason=stop_reason,
+            exemplars=exemplars,
+            memory_writes=writes,
+            judge_failures=sum(
+                1
+                for record in iterations
+                for c in record.candidates
+                if c.error is None and c.judgement is not None and c.judgement.status != "scored"
+            ),
+            usage=usage,
+            wall_seconds=time.perf_counter() - started,
+            config=self.config.run_config(),
+        )
+
+    async def _retrieve(self, problem: Problem) -> list[Experience]:
+        if self.store is None or self.config.exemplars == 0 or self.config.retrieval == "none":
+            return []
+        hits = await self.store.search(problem.text, k=self.config.exemplars, task_kind=problem.kind)
+        return [hit.experience for hit in hits]
+
+    async def _iterate(
+        self,
+        problem: Problem,
+        roles: list[Role],
+        exemplars: list[Experience],
+        shared: SharedMemory,
+        iterations: list[IterationRecord],
+    ) -> StopReason:
+        """Run up to I rounds; returns why it stopped. A solve deadline ends the rounds, not the solve."""
+        exemplar_text = render_exemplars(exemplars)
+        previous: dict[int, Candidate] = {}
+        deadline = self.config.solve_deadline
+        try:
+            async with asyncio.timeout(deadline):
+                for index in range(self.config.iterations):
+                    shared_text = render_shared(shared.kept)
+                    async with asyncio.TaskGroup() as group:
+                        tasks = [
+                            group.create_task(
+                                self._turn(problem, role, agent, index, exemplar_text, shared_text, previous)
+                            )
+                            for agent, role in enumerate(roles)
+                        ]
+                    candidates = [task.result() for task in tasks]
+                    if all(c.error is not None for c in candidates):
+                        raise ModelError(f"every solver call of iteration {index + 1} failed: {candidates[0].error}")
+                    previous = {c.agent: c for c in candidates}
+                    shared.update(candidates)
+                    best = shared.best
+                    record = IterationRecord(
+                        index=index,
+                        candidates=candidates,
+                        kept=[c.id for c in shared.kept],
+                        best_answer=best.answer or best.code if best else None,
+                        best_score=best.score if best else None,
+                    )
+                    iterations.append(record)
+                    await self._emit(
+                        IterationDone(
+                            problem_id=problem.id,
+                            index=index,
+                            best_answer=record.best_answer,
+                            best_score=record.best_score,
+                        )
+                    )
+                    if shared.converged():
+                        return "converged"
+                    if index + 1 < self.config.iterations and shared.stable(self.config.patience):
+                        return "stable"
+        except TimeoutError:
+            return "deadline"
+        return "max_iterations"
+
+    async def _turn(
+        self,
+        problem: Problem,
+        role: Role,
+        agent: int,
+        index: int,
+        exemplars: str,
+        shared: str,
+        previous: dict[int, Candidate],
+    ) -> Candidate:
+        """One agent's turn: attempt, then judge at once, so judging overlaps the slower solvers."""
+        await self._emit(AgentStarted(problem_id=problem.id, role=role.name, agent=agent, iteration=index))
+        candidate = await self.solver.attempt(
+            problem,
+            role,
+            agent=agent,
+            iteration=index,
+            exemplars=exemplars,
+            shared=shared,
+            previous=previous.get(agent),
+        )
+        await self._emit(CandidateReady(problem_id=problem.id, candidate=candidate))
+        judgement = await self.judge.judge(problem, candidate)
+        await self._emit(Judged(problem_id=problem.id, judgement=judgement, role=role.name))
+        return candidate.model_copy(update={"judgement": judgement})
+
+    async def _learn(
+        self,
+        problem: Problem,
+        run_id: str,
+        best: Candidate | None,
+        exemplars: list[Experience],
+        verification: Verification,
+    ) -> list[str]:
+        """Write the verified solution back; count the exemplars' use. Nothing unverified is stored."""
+        if self.store is None:
+            return []
+        if exemplars:
+            await self.store.record_use([e.id for e in exemplars], success=verification.passed)
+        if best is None or not verification.passed:
+            return []
+        experience = Experience(
+            kind="solution",
+            problem=problem.text,
+            content=best.reasoning,
+            task_kind=problem.kind,
+            source="self",
+            verified=True,
+            score=best.score or 0.0,
+            provenance={"run_id": run_id, "problem_id": problem.id, "model": self.client.model_name("solver")},
+        )
+        ids = await self.store.add([experience])
+        await self._emit(MemoryWritten(problem_id=problem.id, ids=ids))
+        return ids
+
+
+__all__ = ["EventSink", "XolverLoop"]
