@@ -60,16 +60,7 @@ class Xolver:
     ) -> None:
         base = config if config is not None else load_config()
         self.config = XolverConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
-        self.client = (
-            ModelClient(
-                model,
-                timeout=self.config.timeout,
-                retries=self.config.retries,
-                max_concurrency=self.config.max_concurrency,
-            )
-            if model is not None
-            else ModelClient.from_config(self.config)
-        )
+        self.client = ModelClient.from_config(self.config, model)
         self.store = store
 
     async def asolve(

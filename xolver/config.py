@@ -44,6 +44,7 @@ class XolverConfig(BaseSettings):
     seed: int | None = None
     timeout: float = Field(120.0, gt=0, description="seconds per model call attempt")
     retries: int = Field(3, ge=0, le=10, description="retries per model call on timeout, 429, 5xx")
+    retry_delay: float = Field(0.5, ge=0, description="first retry backoff in seconds; doubles each retry")
     max_concurrency: int = Field(16, ge=1, description="model calls in flight at once, over all problems")
     solve_deadline: float | None = Field(None, gt=0, description="seconds for one whole solve")
     embedded_threads: int | None = Field(None, ge=1, description="CPU threads for the embedded model")
@@ -64,15 +65,14 @@ class XolverConfig(BaseSettings):
     def model_for(self, role: AgentRole) -> str:
         return self.models.get(role, self.model)
 
-    def run_config(self) -> RunConfig:
-        """The snapshot recorded with every result."""
-        roles: tuple[AgentRole, ...] = ("planner", "solver", "coder", "judge", "verifier")
+    def run_config(self, models: dict[str, str]) -> RunConfig:
+        """The snapshot recorded with every result; `models` are the names of the models actually used."""
         return RunConfig(
             agents=self.agents,
             iterations=self.iterations,
             exemplars=self.exemplars,
             retrieval=self.retrieval,
-            models={role: self.model_for(role) for role in roles},
+            models=models,
             api_base=self.api_base,
             temperature=self.temperature,
             max_tokens=self.max_tokens,

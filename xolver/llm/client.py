@@ -51,26 +51,21 @@ class ModelClient:
         self._models = {role: wrapped[id(model)] for role, model in by_role.items()}
 
     @classmethod
-    def from_config(cls, config: XolverConfig) -> ModelClient:
-        """Real models for the configured model strings; one object per distinct string."""
-        built: dict[str, Model] = {}
-        for role in ROLES:
-            name = config.model_for(role)
-            if name not in built:
-                built[name] = (
-                    EmbeddedModel(threads=config.embedded_threads, ctx=config.embedded_ctx)
-                    if name == EMBEDDED_MODEL
-                    else LiteLLMModel(name, api_base=config.api_base, api_key=config.api_key)
-                )
+    def from_config(cls, config: XolverConfig, models: Model | Mapping[AgentRole, Model] | None = None) -> ModelClient:
+        """A client with the configured timeouts and limits, over `models` or the configured model strings."""
         return cls(
-            {role: built[config.model_for(role)] for role in ROLES},
+            models if models is not None else _configured_models(config),
             timeout=config.timeout,
             retries=config.retries,
             max_concurrency=config.max_concurrency,
+            retry_base_delay=config.retry_delay,
         )
 
     def model_name(self, role: AgentRole) -> str:
         return self._models[role].name
+
+    def model_names(self) -> dict[str, str]:
+        return {role: model.name for role, model in self._models.items()}
 
     async def complete(
         self,
@@ -83,3 +78,17 @@ class ModelClient:
     ) -> ModelResponse:
         request = ModelRequest(role=role, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed)
         return await self._models[role].complete(request)
+
+
+def _configured_models(config: XolverConfig) -> dict[AgentRole, Model]:
+    """Real models for the configured model strings; one object per distinct string."""
+    built: dict[str, Model] = {}
+    for role in ROLES:
+        name = config.model_for(role)
+        if name not in built:
+            built[name] = (
+                EmbeddedModel(threads=config.embedded_threads, ctx=config.embedded_ctx)
+                if name == EMBEDDED_MODEL
+                else LiteLLMModel(name, api_base=config.api_base, api_key=config.api_key)
+            )
+    return {role: built[config.model_for(role)] for role in ROLES}

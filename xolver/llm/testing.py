@@ -59,3 +59,21 @@ def allow_model_requests() -> Iterator[None]:
         yield
     finally:
         set_real_requests_allowed(previous)
+
+
+Reply = str | ModelResponse | Callable[[ModelRequest], str | ModelResponse | Awaitable[str | ModelResponse]]
+
+
+def scripted_team(**replies: Reply) -> ScriptedModel:
+    """A `ScriptedModel` that answers each agent role with its own reply (text or function).
+
+        scripted_team(planner="Algebraist: equations", solver=r"\\boxed{4}", judge="Score: 1")
+
+    A role without a reply gets an empty string, which the team must survive like any bad reply.
+    """
+
+    def fn(request: ModelRequest) -> str | ModelResponse | Awaitable[str | ModelResponse]:
+        reply = replies.get(request.role, "")
+        return reply(request) if callable(reply) else reply
+
+    return ScriptedModel(fn)

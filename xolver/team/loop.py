@@ -98,7 +98,7 @@ class XolverLoop:
             ),
             usage=usage,
             wall_seconds=time.perf_counter() - started,
-            config=self.config.run_config(),
+            config=self.config.run_config(self.client.model_names()),
         )
 
     async def _retrieve(self, problem: Problem) -> list[Experience]:

@@ -1,0 +1,27 @@
+"""Test guard: no test reaches a real model unless it is marked `real_model`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from xolver.llm.testing import allow_model_requests, block_model_requests
+
+
+@pytest.fixture(autouse=True)
+def _model_request_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    guard = allow_model_requests if request.node.get_closest_marker("real_model") else block_model_requests
+    with guard():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests see defaults, not the developer's xolver.toml or XOLVER_* variables."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("XOLVER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XOLVER_CONFIG_FILE", str(tmp_path_factory.getbasetemp() / "absent-xolver.toml"))

@@ -1,0 +1,29 @@
+"""Scripted replies shared by the unit tests."""
+
+from __future__ import annotations
+
+from xolver import Xolver
+from xolver.llm.base import Model, ModelRequest
+from xolver.llm.testing import scripted_team
+
+PLAN = "1. Algebraist: equations\n2. Calculator: careful arithmetic\n3. Checker: verify each step\n4. Guesser: hunches"
+SELECT = "1, 2, 3"
+
+
+def make_xolver(model: Model, **overrides: object) -> Xolver:
+    """A Xolver on a scripted model with no retry delays worth waiting for."""
+    settings = {"agents": 3, "iterations": 2, "retries": 1, "retry_delay": 0.0, "timeout": 5.0, **overrides}
+    return Xolver(model=model, **settings)
+
+
+def planner_reply(request: ModelRequest) -> str:
+    return SELECT if "Candidate roles" in request.prompt else PLAN
+
+
+def good_team(answer: str = "10063", score: str = "1"):
+    return scripted_team(
+        planner=planner_reply,
+        solver=f"347 * 29 = 10063. So the answer is \\boxed{{{answer}}}.",
+        judge=f"The multiplication is right.\nScore: {score}",
+        verifier=f"\\boxed{{{answer}}}",
+    )
