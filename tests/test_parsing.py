@@ -12,6 +12,7 @@ from xolver.team.parsing import (
     parse_roles,
     parse_score,
     parse_selection,
+    parse_verdict,
 )
 
 
@@ -41,6 +42,8 @@ def test_extract_boxed(text: str, expected: str | None) -> None:
         ("nothing numeric", "math", None),
         ("no number, general", "general", None),
         ("Answer: Paris", "general", "Paris"),
+        (r"7 * 3 = 21. The answer is \boxed{answer}.", "math", "21"),  # the instruction copied
+        ("The answer is just another way of saying it. 12 * 2 = 24", "math", "24"),
     ],
 )
 def test_extract_answer(text: str, kind: str, expected: str | None) -> None:
@@ -111,3 +114,18 @@ def test_canonical_answer_equates_trivial_variants(a: str, b: str) -> None:
 def test_canonical_answer_keeps_different_answers_apart() -> None:
     assert canonical_answer("1/2") != canonical_answer("2")
     assert canonical_answer(None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Assessment: fine.\nScore: 0.8", 0.8),
+        ("The final answer of the proposed solution is correct.", 1.0),
+        ("The answer is wrong: 347*29 is not 816.", 0.0),
+        ("This is incorrect.", 0.0),
+        ("It is correct in places but wrong at the end.", None),  # both: no verdict
+        ("Looks fine to me.", None),
+    ],
+)
+def test_parse_verdict(text: str, expected: float | None) -> None:
+    assert parse_verdict(text) == expected

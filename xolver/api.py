@@ -47,17 +47,20 @@ def as_problem(problem: str | Problem, kind: TaskKind | None = None) -> Problem:
 class Xolver:
     """A team ready to solve problems: one model client and one experience store, shared by every solve.
 
-    Pass `model` (a `Model`, e.g. `ScriptedModel`, or one per role) to bypass the configured models.
+    `model` is a litellm model string (a configuration override, like every keyword), or a `Model`
+    object such as `ScriptedModel` (or a mapping of one per role) that replaces the configured models.
     """
 
     def __init__(
         self,
         config: XolverConfig | None = None,
         *,
-        model: Model | Mapping[AgentRole, Model] | None = None,
+        model: str | Model | Mapping[AgentRole, Model] | None = None,
         store: ExperienceStore | None = None,
         **overrides: Any,
     ) -> None:
+        if isinstance(model, str):
+            overrides["model"], model = model, None
         base = config if config is not None else load_config()
         self.config = XolverConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
         self.client = ModelClient.from_config(self.config, model)

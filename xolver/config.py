@@ -39,7 +39,10 @@ class XolverConfig(BaseSettings):
     retrieval: Literal["hybrid", "dense", "bm25", "none"] = "hybrid"
     patience: int = Field(2, ge=1, description="stop when the top answer is unchanged this many rounds")
     verify_threshold: float = Field(0.8, ge=0.0, le=1.0, description="judge score a final answer needs")
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="sampling temperature of the solvers")
+    control_temperature: float = Field(
+        0.2, ge=0.0, le=2.0, description="temperature of the planner, judge and verifier, whose replies follow a format"
+    )
     max_tokens: int = Field(512, ge=16, description="completion tokens per solver call")
     seed: int | None = None
     timeout: float = Field(120.0, gt=0, description="seconds per model call attempt")
@@ -75,6 +78,7 @@ class XolverConfig(BaseSettings):
             models=models,
             api_base=self.api_base,
             temperature=self.temperature,
+            control_temperature=self.control_temperature,
             max_tokens=self.max_tokens,
             seed=self.seed,
             patience=self.patience,

@@ -195,6 +195,7 @@ class RunConfig(Record):
     models: dict[str, str]
     api_base: str | None = None
     temperature: float
+    control_temperature: float
     max_tokens: int
     seed: int | None
     patience: int

@@ -110,15 +110,27 @@ def translate_error(exc: BaseException, model: str) -> ModelError:
     kind = type(exc).__name__
     detail = str(exc).splitlines()[0][:300] if str(exc) else kind
     message = f"{model}: {kind}: {detail}"
-    text = str(exc).lower()
     if isinstance(exc, TimeoutError) or kind in {"Timeout", "APITimeoutError"} or status == 408:
         return ModelTimeout(message, model=model)
     if status == 429 or kind == "RateLimitError":
         return ModelRateLimited(message, model=model)
-    if kind == "APIConnectionError" and any(
-        s in text for s in ("connection refused", "connect call failed", "connecterror", "connection error")
-    ):
+    if _caused_by_refused_connection(exc):
         return ModelUnreachable(message, model=model)
     if isinstance(status, int) and 400 <= status < 500:
         return ModelRequestRejected(message, model=model)
     return ModelServerError(message, status=status if isinstance(status, int) else 500, model=model)
+
+
+_CONNECT_FAILURES = {"APIConnectionError", "ConnectError", "ClientConnectorError"}
+
+
+def _caused_by_refused_connection(exc: BaseException) -> bool:
+    """litellm reports a dead server as a 500 'Connection error'; the exception chain says what it was."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, ConnectionError) or type(link).__name__ in _CONNECT_FAILURES:
+            return True
+        link = link.__cause__ or link.__context__
+    return False

@@ -13,6 +13,7 @@ class Agent:
     """An agent of the team. Subclasses set `role` (which model serves them) and add their one job."""
 
     role: AgentRole
+    follows_format = True  # planner, judge, verifier: sampled cooler so their replies stay parseable
 
     def __init__(self, client: ModelClient, config: XolverConfig) -> None:
         self.client = client
@@ -22,8 +23,9 @@ class Agent:
         """One chat turn: the shared system prompt, then `prompt`. Seeds differ per agent and turn."""
         seed = None if self.config.seed is None else self.config.seed + seed_offset
         messages = [Message(role="system", content=render("system")), Message(role="user", content=prompt)]
+        temperature = self.config.control_temperature if self.follows_format else self.config.temperature
         return await self.client.complete(
-            self.role, messages, temperature=self.config.temperature, max_tokens=max_tokens, seed=seed
+            self.role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed
         )
 
 

@@ -11,7 +11,7 @@ import re
 from xolver.errors import ModelError, ModelUnreachable
 from xolver.schema import Candidate, Judgement, Problem
 from xolver.team.agent import Agent, clip
-from xolver.team.parsing import parse_score
+from xolver.team.parsing import parse_verdict
 from xolver.team.templates import render
 
 JUDGE_MAX_TOKENS = 256
@@ -47,7 +47,7 @@ class Judge(Agent):
             except ModelError as exc:
                 return Judgement(candidate_id=candidate.id, status="failed", attempts=attempt, error=str(exc))
             reply_text = reply.text
-            score = parse_score(reply_text)
+            score = parse_verdict(reply_text)
             if score is not None:
                 return Judgement(
                     candidate_id=candidate.id, status="scored", score=score,
@@ -55,5 +55,5 @@ class Judge(Agent):
                 )  # fmt: skip
         return Judgement(
             candidate_id=candidate.id, status="unparsed", attempts=JUDGE_ATTEMPTS,
-            rationale=clip(reply_text, 600), error="the judge's reply has no 'Score:' line",
+            rationale=clip(reply_text, 600), error="the judge's reply has neither a 'Score:' line nor a verdict",
         )  # fmt: skip

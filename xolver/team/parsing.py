@@ -23,6 +23,7 @@ _SCORE = re.compile(
 _ROLE_LINE = re.compile(
     r"^\s*(?:[-*•]|\d+[.)]|\(\d+\))?\s*\**\s*([A-Za-z][A-Za-z0-9 '/&-]{1,48}?)\s*\**\s*[:–—-]\s*\**\s*(\S.{2,})$"
 )
+_PLACEHOLDERS = {"answer", "your answer", "final answer", "...", "x"}
 _NOT_ROLE_NAMES = {"problem", "role", "roles", "name", "focus", "answer", "solution", "note", "step", "team"}
 
 
@@ -55,11 +56,13 @@ def extract_answer(text: str, kind: TaskKind) -> str | None:
     if kind == "code":
         return extract_code(text)
     boxed = extract_boxed(text)
-    if boxed is not None:
+    if boxed is not None and boxed.lower() not in _PLACEHOLDERS:
         return boxed
-    phrases = _ANSWER_PHRASE.findall(text)
+    phrases = [p.strip().rstrip(".").strip() for p in _ANSWER_PHRASE.findall(text)]
+    # a math answer has a digit or some LaTeX; "the answer is just another way..." is prose
+    phrases = [p for p in phrases if p and "boxed" not in p and (kind != "math" or re.search(r"[\d\\]", p))]
     if phrases:
-        return phrases[-1].strip().rstrip(".").strip() or None
+        return phrases[-1]
     numbers = _NUMBER.findall(text)
     return numbers[-1].rstrip(".,") if numbers and kind == "math" else None
 
@@ -92,6 +95,24 @@ def parse_score(text: str) -> float | None:
     elif value > 1:
         value = value / 10 if value <= 10 else value / 100
     return value if 0.0 <= value <= 1.0 else None
+
+
+_WRONG = re.compile(r"\b(incorrect|not correct|wrong|false|not right)\b", re.IGNORECASE)
+_RIGHT = re.compile(r"\b(correct|right|true)\b", re.IGNORECASE)
+
+
+def parse_verdict(text: str) -> float | None:
+    """A judge's score: its 'Score:' line, else a plain verdict ('... is correct' 1, '... is wrong' 0).
+
+    A reply that says both, or neither, has no verdict.
+    """
+    score = parse_score(text)
+    if score is not None:
+        return score
+    wrong, right = bool(_WRONG.search(text)), bool(_RIGHT.search(_WRONG.sub("", text)))
+    if wrong != right:
+        return 0.0 if wrong else 1.0
+    return None
 
 
 def parse_roles(text: str) -> list[Role]:

@@ -56,6 +56,7 @@ def render_previous(previous: Candidate | None) -> str:
 
 class Solver(Agent):
     role = "solver"
+    follows_format = False
 
     async def attempt(
         self,
