@@ -46,7 +46,7 @@ class Sandbox(Protocol):
         *,
         stdin: str | None = None,
         files: dict[str, str] | None = None,
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109 - the program's time limit, enforced by the sandbox
         limits: Limits | None = None,
     ) -> ExecResult:
         """Run Python `code` in a fresh work directory holding `files`, feeding it `stdin`."""
