@@ -248,18 +248,18 @@ async def test_exemplars_reach_the_solvers_and_verified_solutions_are_learned() 
         [Experience(kind="solution", problem="What is 12 times 7?", content=r"12*7=84 \boxed{84}", verified=True)]
     )
     model = good_team()
-    xolver = make_xolver(model, exemplars=2)
-    xolver.store = store
+    xolver = make_xolver(model, store, exemplars=2)
     events: list[TraceEvent] = []
     result = await xolver.asolve("What is 347 times 29?", on_event=events.append)
 
     assert [e.problem for e in result.exemplars] == ["What is 12 times 7?"]
     solver_prompts = [r.prompt for r in model.requests if r.role == "solver"]
     assert all(r"12*7=84 \boxed{84}" in p for p in solver_prompts)
-    assert len(result.memory_writes) == 1
-    written = store.experiences[result.memory_writes[0]]
+    assert len(result.memory_writes) == 2
+    written, strategy = (store.experiences[i] for i in result.memory_writes)
     assert written.verified and written.kind == "solution" and written.source == "self"
     assert written.provenance == {"run_id": result.run_id, "problem_id": result.problem.id, "model": "scripted"}
+    assert strategy.kind == "strategy" and strategy.links == [written.id] and written.links == [strategy.id]
     used = store.experiences[result.exemplars[0].id]
     assert used.uses == 1 and used.successes == 1
     assert any(e.kind == "memory_written" for e in events)
@@ -267,8 +267,7 @@ async def test_exemplars_reach_the_solvers_and_verified_solutions_are_learned() 
 
 async def test_unverified_solutions_are_never_written() -> None:
     store = InMemoryExperienceStore()
-    xolver = make_xolver(good_team(score="0.3"), exemplars=2)
-    xolver.store = store
+    xolver = make_xolver(good_team(score="0.3"), store, exemplars=2)
     result = await xolver.asolve("What is 347 times 29?")
     assert not result.verified and result.memory_writes == [] and store.experiences == {}
 
@@ -326,3 +325,23 @@ async def test_event_kinds_are_typed() -> None:
 
 def test_select_reply_constant_is_valid() -> None:
     assert SELECT == "1, 2, 3"
+
+
+async def test_self_retrieval_recalls_a_problem_when_memory_has_nothing() -> None:
+    def solver(request: ModelRequest) -> str:
+        if "Recall a different problem" in request.prompt:
+            return "Similar problem: What is 12 times 7?\nSolution: 12*7 = 84, so \\boxed{84}."
+        return r"\boxed{10063}"
+
+    model = scripted_team(planner=planner_reply, solver=solver, judge="Score: 1")
+    result = await make_xolver(model, InMemoryExperienceStore(), recall=True, iterations=1).asolve("What is 347*29?")
+    assert [e.problem for e in result.exemplars] == ["What is 12 times 7?"]
+    assert result.exemplars[0].verified is False and result.exemplars[0].provenance["recalled_for"] == result.problem.id
+    solver_prompts = [r.prompt for r in model.requests if r.role == "solver" and "Recall" not in r.prompt]
+    assert all("12*7 = 84" in p for p in solver_prompts)
+
+
+async def test_an_unusable_recollection_is_no_exemplar() -> None:
+    model = scripted_team(planner=planner_reply, solver=r"\boxed{5}", judge="Score: 1")
+    result = await make_xolver(model, recall=True, iterations=1).asolve("2+3?")
+    assert result.exemplars == []

@@ -15,6 +15,7 @@ from xolver.errors import UserInputError
 from xolver.llm.base import Model
 from xolver.llm.client import ModelClient
 from xolver.llm.embedded import stop_embedded_servers
+from xolver.memory import open_store
 from xolver.memory.base import ExperienceStore
 from xolver.schema import AgentRole, Problem, SolveResult, TaskKind
 from xolver.team.loop import EventSink, XolverLoop
@@ -47,6 +48,7 @@ def as_problem(problem: str | Problem, kind: TaskKind | None = None) -> Problem:
 class Xolver:
     """A team ready to solve problems: one model client and one experience store, shared by every solve.
 
+    `store` defaults to the configured persistent memory (`memory=False` for none).
     `model` is a litellm model string (a configuration override, like every keyword), or a `Model`
     object such as `ScriptedModel` (or a mapping of one per role) that replaces the configured models.
     """
@@ -64,7 +66,7 @@ class Xolver:
         base = config if config is not None else load_config()
         self.config = XolverConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
         self.client = ModelClient.from_config(self.config, model)
-        self.store = store
+        self.store = store if store is not None or not self.config.memory else open_store(self.config)
 
     async def asolve(
         self, problem: str | Problem, *, kind: TaskKind | None = None, on_event: EventSink | None = None

@@ -22,6 +22,15 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", dest="max_tokens", type=int, help="completion tokens per solver call")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--timeout", type=float, help="seconds per model call attempt")
+    parser.add_argument("--memory-dir", dest="memory_dir", help="experience memory directory")
+    parser.add_argument("--chroma-url", dest="chroma_url", help="a Chroma server holding the experience memory")
+    parser.add_argument("--no-memory", dest="memory", action="store_false", default=None, help="no experience memory")
+
+
+def _add_memory_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="path to a xolver.toml")
+    parser.add_argument("--memory-dir", dest="memory_dir", help="embedded store directory")
+    parser.add_argument("--chroma-url", dest="chroma_url", help="a Chroma server, e.g. http://127.0.0.1:8000")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +42,28 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--kind", choices=["math", "code", "general"], default="math")
     solve.add_argument("--json", action="store_true", help="print the SolveResult as one JSON object")
     _add_run_flags(solve)
+
+    memory = commands.add_parser("memory", help="the experience memory")
+    memory_commands = memory.add_subparsers(dest="memory_command", required=True)
+    m_import = memory_commands.add_parser("import", help="add experiences from a JSONL file")
+    m_import.add_argument("file")
+    m_export = memory_commands.add_parser("export", help="write every experience to a JSONL file")
+    m_export.add_argument("file")
+    m_search = memory_commands.add_parser("search", help="retrieve experiences like the text")
+    m_search.add_argument("text")
+    m_search.add_argument("--k", type=int, default=5)
+    m_search.add_argument("--kind", action="append", choices=["solution", "strategy", "code_fragment"])
+    m_search.add_argument("--task-kind", choices=["math", "code", "general"])
+    m_search.add_argument("--unverified", action="store_true", help="include unverified experiences")
+    m_search.add_argument("--json", action="store_true")
+    m_stats = memory_commands.add_parser("stats", help="counts by kind and source")
+    m_stats.add_argument("--json", action="store_true")
+    m_prune = memory_commands.add_parser("prune", help="remove experiences that never helped, and near-duplicates")
+    m_prune.add_argument("--min-uses", type=int, default=3)
+    m_prune.add_argument("--dry-run", action="store_true")
+    m_prune.add_argument("--json", action="store_true")
+    for sub in (m_import, m_export, m_search, m_stats, m_prune):
+        _add_memory_flags(sub)
 
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -46,6 +77,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = ("model", "api_base", "agents", "iterations", "exemplars", "temperature", "max_tokens", "seed")
     values = {name: getattr(args, name) for name in names}
     values["timeout"] = args.timeout
+    for name in ("memory", "memory_dir", "chroma_url"):
+        values[name] = getattr(args, name, None)
     return values
 
 
@@ -101,6 +134,59 @@ def _run_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_memory(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from xolver.config import load_config
+    from xolver.memory import open_store
+
+    config = load_config(args.config, memory_dir=args.memory_dir, chroma_url=args.chroma_url, memory=True)
+    store = open_store(config)
+    command = args.memory_command
+    if command == "import":
+        from xolver.memory.jsonl import read_experiences
+
+        experiences, bad = read_experiences(args.file)
+        for line in bad:
+            print(f"xolver: {args.file}:{line.line}: skipped: {line.error}", file=sys.stderr)
+        asyncio.run(store.add(experiences))
+        print(f"imported {len(experiences)} experiences, skipped {len(bad)} bad lines")
+        return EXIT_USER_ERROR if bad and not experiences else 0
+    if command == "export":
+        from xolver.memory.jsonl import write_experiences
+
+        count = write_experiences(args.file, asyncio.run(store.all()))
+        print(f"exported {count} experiences to {args.file}")
+        return 0
+    if command == "search":
+        hits = asyncio.run(
+            store.search(
+                args.text, k=args.k, task_kind=args.task_kind, verified_only=not args.unverified, kinds=args.kind
+            )
+        )
+        rows = [
+            {"id": h.experience.id, "kind": h.experience.kind, "content": h.experience.content,
+             "problem": h.experience.problem, "score": h.score, "similarity": h.similarity, "via": h.via}
+            for h in hits
+        ]  # fmt: skip
+        if args.json:
+            print(json.dumps(rows))
+        for row in [] if args.json else rows:
+            similarity = f"{row['similarity']:.2f}" if row["similarity"] is not None else "-"
+            print(f"[{row['kind']}] {row['id']} sim={similarity} via={row['via']}\n  {row['content'][:200]}")
+        return 0
+    if command == "stats":
+        stats = asyncio.run(store.stats())
+        print(json.dumps(stats) if args.json else "\n".join(f"{k}: {v}" for k, v in stats.items()))
+        return 0
+    removed = asyncio.run(store.prune(min_uses=args.min_uses, dry_run=args.dry_run))
+    if args.json:
+        print(json.dumps({"removed": removed, "dry_run": args.dry_run}))
+    else:
+        print(f"{'would remove' if args.dry_run else 'removed'} {len(removed)} experiences")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from xolver.errors import EmbeddedModelError, ModelError, UserInputError
@@ -108,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "solve":
             return _run_solve(args)
+        if args.command == "memory":
+            return _run_memory(args)
         return _run_config_show(args)
     except (UserInputError, EmbeddedModelError) as exc:
         print(f"xolver: error: {exc}", file=sys.stderr)

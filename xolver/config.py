@@ -37,6 +37,12 @@ class XolverConfig(BaseSettings):
     iterations: int = Field(2, ge=1, le=20, description="I: maximum iterations")
     exemplars: int = Field(3, ge=0, le=50, description="k: exemplars retrieved from experience memory")
     retrieval: Literal["hybrid", "dense", "bm25", "none"] = "hybrid"
+    memory: bool = Field(True, description="use the persistent experience memory")
+    memory_dir: Path | None = Field(None, description="embedded store directory (default: the user data dir)")
+    chroma_url: str | None = Field(None, description="a Chroma server to share memory, e.g. http://HOST:8000")
+    embedding_model: str = Field("all-MiniLM-L6-v2", description="packaged model name or a local directory")
+    min_similarity: float = Field(0.3, ge=-1.0, le=1.0, description="cosine similarity an exemplar needs")
+    recall: bool = Field(True, description="when memory has nothing relevant, the model recalls a similar problem")
     patience: int = Field(2, ge=1, description="stop when the top answer is unchanged this many rounds")
     verify_threshold: float = Field(0.8, ge=0.0, le=1.0, description="judge score a final answer needs")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="sampling temperature of the solvers")
@@ -65,6 +71,13 @@ class XolverConfig(BaseSettings):
         toml = _toml_path.get() or Path(os.environ.get("XOLVER_CONFIG_FILE", "xolver.toml"))
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml)
 
+    def memory_path(self) -> Path:
+        if self.memory_dir is not None:
+            return self.memory_dir.expanduser()
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("xolver")) / "memory"
+
     def model_for(self, role: AgentRole) -> str:
         return self.models.get(role, self.model)
 
@@ -74,7 +87,10 @@ class XolverConfig(BaseSettings):
             agents=self.agents,
             iterations=self.iterations,
             exemplars=self.exemplars,
-            retrieval=self.retrieval,
+            retrieval=self.retrieval if self.memory or self.recall else "none",
+            memory=self.chroma_url or (str(self.memory_path()) if self.memory else None),
+            embedding_model=self.embedding_model,
+            recall=self.recall,
             models=models,
             api_base=self.api_base,
             temperature=self.temperature,

@@ -192,6 +192,9 @@ class RunConfig(Record):
     iterations: int
     exemplars: int
     retrieval: str
+    memory: str | None = None
+    embedding_model: str | None = None
+    recall: bool = False
     models: dict[str, str]
     api_base: str | None = None
     temperature: float

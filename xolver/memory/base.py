@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -11,10 +11,13 @@ from xolver.schema import Experience, TaskKind
 
 
 class ExperienceHit(BaseModel):
-    """One retrieved experience and how well it matched (higher is better; scale is the store's)."""
+    """One retrieved experience: its fused rank score (higher is better; scale is the store's), its
+    similarity to the query when known, and whether search found it or the graph linked it in."""
 
     experience: Experience
     score: float
+    similarity: float | None = None
+    via: Literal["search", "graph"] = "search"
 
 
 @runtime_checkable

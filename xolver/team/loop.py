@@ -26,11 +26,11 @@ from xolver.schema import (
     SolveResult,
     StopReason,
     TraceEvent,
-    Verification,
     Verified,
     new_id,
 )
 from xolver.team.judge import Judge
+from xolver.team.memory_agents import Learner, Recaller
 from xolver.team.planner import Planner
 from xolver.team.shared import SharedMemory
 from xolver.team.solver import Solver, render_exemplars, render_shared
@@ -58,6 +58,8 @@ class XolverLoop:
         self.solver = Solver(client, config)
         self.judge = Judge(client, config)
         self.verifier = Verifier(client, config)
+        self.recaller = Recaller(client, config)
+        self.learner = Learner(client, config)
 
     async def _emit(self, event: TraceEvent) -> None:
         if self.on_event is not None:
@@ -77,7 +79,13 @@ class XolverLoop:
             stop_reason = await self._iterate(problem, roles, exemplars, shared, iterations)
             answer, verification = await self.verifier.finalize(problem, shared.best, shared.kept)
             await self._emit(Verified(problem_id=problem.id, answer=answer, verification=verification))
-            writes = await self._learn(problem, run_id, shared.best, exemplars, verification)
+            writes = []
+            if self.store is not None:
+                writes = await self.learner.learn(
+                    self.store, problem, shared.best, verification, run_id=run_id, exemplars=exemplars
+                )
+            if writes:
+                await self._emit(MemoryWritten(problem_id=problem.id, ids=writes))
         return SolveResult(
             run_id=run_id,
             problem=problem,
@@ -102,10 +110,16 @@ class XolverLoop:
         )
 
     async def _retrieve(self, problem: Problem) -> list[Experience]:
-        if self.store is None or self.config.exemplars == 0 or self.config.retrieval == "none":
+        """Top-k exemplars from memory; when it has nothing relevant, the model's own recollection."""
+        if self.config.exemplars == 0 or self.config.retrieval == "none":
             return []
-        hits = await self.store.search(problem.text, k=self.config.exemplars, task_kind=problem.kind)
-        return [hit.experience for hit in hits]
+        exemplars: list[Experience] = []
+        if self.store is not None:
+            hits = await self.store.search(problem.text, k=self.config.exemplars, task_kind=problem.kind)
+            exemplars = [hit.experience for hit in hits]
+        if not exemplars and self.config.recall:
+            exemplars = await self.recaller.recall(problem)
+        return exemplars
 
     async def _iterate(
         self,
@@ -185,35 +199,6 @@ class XolverLoop:
         judgement = await self.judge.judge(problem, candidate)
         await self._emit(Judged(problem_id=problem.id, judgement=judgement, role=role.name))
         return candidate.model_copy(update={"judgement": judgement})
-
-    async def _learn(
-        self,
-        problem: Problem,
-        run_id: str,
-        best: Candidate | None,
-        exemplars: list[Experience],
-        verification: Verification,
-    ) -> list[str]:
-        """Write the verified solution back; count the exemplars' use. Nothing unverified is stored."""
-        if self.store is None:
-            return []
-        if exemplars:
-            await self.store.record_use([e.id for e in exemplars], success=verification.passed)
-        if best is None or not verification.passed:
-            return []
-        experience = Experience(
-            kind="solution",
-            problem=problem.text,
-            content=best.reasoning,
-            task_kind=problem.kind,
-            source="self",
-            verified=True,
-            score=best.score or 0.0,
-            provenance={"run_id": run_id, "problem_id": problem.id, "model": self.client.model_name("solver")},
-        )
-        ids = await self.store.add([experience])
-        await self._emit(MemoryWritten(problem_id=problem.id, ids=ids))
-        return ids
 
 
 __all__ = ["EventSink", "XolverLoop"]

@@ -1,0 +1,91 @@
+"""The agents that read and write experience: recall when memory is empty, learning after a solve."""
+
+from __future__ import annotations
+
+import re
+
+from xolver.errors import ModelError, ModelUnreachable
+from xolver.memory.base import ExperienceStore
+from xolver.schema import Candidate, Experience, Problem, Verification
+from xolver.team.agent import Agent, clip
+from xolver.team.templates import render
+
+RECALL_MAX_TOKENS = 384
+STRATEGY_MAX_TOKENS = 120
+
+
+class Recaller(Agent):
+    """Self-retrieval: the model recalls a similar solved problem when memory offers nothing relevant."""
+
+    role = "solver"
+    follows_format = False
+
+    async def recall(self, problem: Problem) -> list[Experience]:
+        try:
+            reply = await self.ask(render("recall", problem=problem.text), max_tokens=RECALL_MAX_TOKENS)
+        except ModelUnreachable:
+            raise
+        except ModelError:
+            return []
+        text = reply.text.strip()
+        match = re.search(r"similar problem:\s*(.+?)\s*solution:\s*(.+)", text, re.IGNORECASE | re.DOTALL)
+        if match is None:
+            return []  # a recall the model could not put in shape is no example
+        return [
+            Experience(
+                kind="solution",
+                problem=match.group(1).strip(),
+                content=match.group(2).strip(),
+                task_kind=problem.kind,
+                source="self",
+                verified=False,
+                provenance={"recalled_for": problem.id, "model": self.client.model_name("solver")},
+            )
+        ]
+
+
+class Learner(Agent):
+    """Writes what a verified solve taught back to memory: the solution and a distilled strategy."""
+
+    role = "verifier"
+
+    async def learn(
+        self,
+        store: ExperienceStore,
+        problem: Problem,
+        best: Candidate | None,
+        verification: Verification,
+        *,
+        run_id: str,
+        exemplars: list[Experience],
+    ) -> list[str]:
+        """The ids written. Nothing unverified is stored; stored exemplars have their use counted."""
+        used = [e.id for e in exemplars if e.provenance.get("recalled_for") is None]
+        if used:
+            await store.record_use(used, success=verification.passed)
+        if best is None or not verification.passed:
+            return []
+        provenance = {"run_id": run_id, "problem_id": problem.id, "model": self.client.model_name("solver")}
+        common = {"problem": problem.text, "task_kind": problem.kind, "source": "self", "verified": True}
+        solution = Experience(
+            kind="solution", content=best.reasoning, score=best.score or 0.0, provenance=provenance, **common
+        )
+        records = [solution]
+        insight = await self._distil(problem, best)
+        if insight:
+            strategy = Experience(
+                kind="strategy", content=insight, links=[solution.id], provenance=provenance, **common
+            )
+            solution.links.append(strategy.id)
+            records.append(strategy)
+        return await store.add(records)
+
+    async def _distil(self, problem: Problem, best: Candidate) -> str | None:
+        prompt = render("strategy", problem=problem.text, solution=clip(best.reasoning, 2500))
+        try:
+            reply = await self.ask(prompt, max_tokens=STRATEGY_MAX_TOKENS)
+        except ModelUnreachable:
+            raise
+        except ModelError:
+            return None
+        return reply.text.strip() or None
