@@ -225,3 +225,12 @@ def test_drop_near_duplicates_keeps_order() -> None:
 
     v = np.array([[1, 0], [0.999, 0.0447], [0, 1]], dtype=np.float32)
     assert drop_near_duplicates(["x", "y", "z"], v) == ["x", "z"]
+
+
+async def test_a_selective_filter_still_finds_the_rare_matches(tmp_path: Path) -> None:
+    store = store_at(tmp_path)
+    await store.add([solution(f"train speed problem {i}", task_kind="math") for i in range(300)])
+    rare = [solution("train speed program in python", task_kind="code"), solution("train speed code", task_kind="code")]
+    await store.add(rare)
+    hits = await store.search("train speed problem", k=2, task_kind="code")
+    assert sorted(h.experience.id for h in hits) == sorted(e.id for e in rare)
