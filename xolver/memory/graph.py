@@ -6,8 +6,6 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from xolver.schema import Experience
-
 
 class ExperienceGraph:
     """Nodes are experience ids; an edge joins two experiences one of them links to. Derived from `links`."""
@@ -15,14 +13,10 @@ class ExperienceGraph:
     def __init__(self) -> None:
         self.graph = nx.Graph()
 
-    def add(self, experiences: Iterable[Experience]) -> None:
-        for experience in experiences:
-            self.graph.add_node(experience.id, kind=experience.kind)
-            for other in experience.links:
-                self.graph.add_edge(experience.id, other)
-
-    def remove(self, ids: Iterable[str]) -> None:
-        self.graph.remove_nodes_from(list(ids))
+    def add(self, id_: str, links: Iterable[str]) -> None:
+        self.graph.add_node(id_)
+        for other in links:
+            self.graph.add_edge(id_, other)
 
     def neighbours(self, ids: Iterable[str], *, hops: int = 1) -> list[str]:
         """Experiences within `hops` links of `ids`, nearest first, excluding `ids` themselves."""
