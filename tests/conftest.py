@@ -27,3 +27,15 @@ def _no_stray_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.T
     monkeypatch.setenv("XOLVER_CONFIG_FILE", str(tmp_path_factory.getbasetemp() / "absent-xolver.toml"))
     # no test writes to the user's experience memory: tests that want a store pass one, or a directory
     monkeypatch.setenv("XOLVER_MEMORY", "false")
+
+
+@pytest.fixture(params=["docker", "process"], scope="session")
+def sandbox(request: pytest.FixtureRequest):
+    """Each sandbox backend, for real. Docker needs an engine and the image (`.ci/run` provides both)."""
+    from xolver.sandbox import open_sandbox
+
+    box = open_sandbox(request.param)
+    yield box
+    close = getattr(box, "close", None)
+    if close is not None:
+        close()

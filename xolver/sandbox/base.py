@@ -15,8 +15,8 @@ class Limits(Record):
     memory_mb: int = Field(512, ge=16)
     cpus: float = Field(1.0, gt=0)
     pids: int = Field(64, ge=4)
-    output_bytes: int = Field(1_000_000, ge=1024)
-    network: bool = False
+    disk_mb: int = Field(64, ge=1, description="size of the work directory, and of any one file")
+    output_bytes: int = Field(1_000_000, ge=1024, description="cap on stdout and on stderr")
 
 
 class ExecResult(Record):
@@ -46,7 +46,7 @@ class Sandbox(Protocol):
         *,
         stdin: str | None = None,
         files: dict[str, str] | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109 - the program's time limit, enforced by the sandbox
+        timeout: float = 10.0,
         limits: Limits | None = None,
     ) -> ExecResult:
         """Run Python `code` in a fresh work directory holding `files`, feeding it `stdin`."""
