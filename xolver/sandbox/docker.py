@@ -1,16 +1,16 @@
 """`DockerSandbox`: each run in a container with no network, a read-only root, a tmpfs work directory,
 memory / CPU / PID limits and a non-root user, from a warm pool of containers reused between runs.
 
-A run is one `docker exec` of the in-sandbox runner: it writes the files, runs the program as the
-sandbox user, and afterwards kills whatever the program left running and empties the work directory,
-so a reused container shows no run another's files or processes. A container whose run went wrong
+Each container's main process is the in-sandbox runner, serving payloads over its attached stdin (no
+`docker exec` per run): it writes the files, runs the program as the sandbox user, and afterwards kills
+whatever the program left running and empties the work directory, so a reused container shows no run
+another's files or processes. A container whose run went wrong
 (the runner died, or outlived its deadline) is thrown away, never reused.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from typing import Any
@@ -49,6 +49,42 @@ def docker_problem(image: str = IMAGE) -> str | None:
     return None
 
 
+class _Warm:
+    """A pooled container and the attached stdin/stdout of the runner it serves."""
+
+    def __init__(self, client: Any, container: Any) -> None:
+        self.container = container
+        self.socket = client.api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stream": 1})
+        self.raw = self.socket._sock
+        self.buffer = b""
+
+    def send(self, data: bytes, *, deadline: float) -> bytes | None:
+        """One payload in, the runner's one report line out; None when it did not come in time."""
+        self.raw.settimeout(deadline)
+        try:
+            self.raw.sendall(data.replace(b"\n", b" ") + b"\n")
+            line = b""
+            while not line.endswith(b"\n"):
+                while len(self.buffer) < 8 or len(self.buffer) < 8 + int.from_bytes(self.buffer[4:8], "big"):
+                    chunk = self.raw.recv(65536)
+                    if not chunk:
+                        return line or None
+                    self.buffer += chunk
+                size = int.from_bytes(self.buffer[4:8], "big")  # docker's frame: stream, 0, 0, 0, size
+                line += self.buffer[8 : 8 + size]
+                self.buffer = self.buffer[8 + size :]
+            return line
+        except OSError:
+            return None
+
+    def discard(self) -> None:
+        try:
+            self.socket.close()
+            self.container.remove(force=True)
+        except Exception:  # already gone: nothing to clean up
+            return
+
+
 class DockerSandbox:
     name = "docker"
 
@@ -63,7 +99,8 @@ class DockerSandbox:
     def _create(self, limits: Limits) -> Any:
         return self.client.containers.run(
             self.image,
-            command=["sleep", "infinity"],
+            command=["python3", "-I", "-u", "-c", RUNNER_SOURCE, "--serve"],
+            stdin_open=True,
             detach=True,
             network_mode="none",
             read_only=True,
@@ -72,89 +109,53 @@ class DockerSandbox:
             memswap_limit=f"{limits.memory_mb}m",
             nano_cpus=int(limits.cpus * 1e9),
             pids_limit=limits.pids,
-            user="0",  # only `sleep` runs as root; the runner drops every program to SANDBOX_UID
+            user="0",  # the runner serves as root and drops every program to SANDBOX_UID
             cap_drop=["ALL"],
             cap_add=["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"],  # the runner's, not the program's
             security_opt=["no-new-privileges"],
             labels={LABEL: "1"},
         )
 
-    def _acquire(self, limits: Limits) -> Any:
+    def _acquire(self, limits: Limits) -> _Warm:
         key = limits.model_dump_json()
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if idle:
                 return idle.pop()
-        return self._create(limits)
+        return _Warm(self.client, self._create(limits))
 
-    def _release(self, limits: Limits, container: Any, healthy: bool) -> None:
+    def _release(self, limits: Limits, warm: _Warm, healthy: bool) -> None:
         key = limits.model_dump_json()
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if healthy and len(idle) < self.pool_size:
-                idle.append(container)
+                idle.append(warm)
                 return
-        self._discard(container)
-
-    def _discard(self, container: Any) -> None:
-        try:
-            container.remove(force=True)
-        except Exception:  # already gone: nothing to clean up
-            return
+        warm.discard()
 
     def warm(self, count: int | None = None, limits: Limits | None = None) -> None:
         """Start containers ahead of the first runs."""
         limits = limits or self.limits
-        made = [self._create(limits) for _ in range(count or self.pool_size)]
-        for container in made:
-            self._release(limits, container, healthy=True)
+        made = [_Warm(self.client, self._create(limits)) for _ in range(count or self.pool_size)]
+        for warm in made:
+            self._release(limits, warm, healthy=True)
 
     def close(self) -> None:
         with self._lock:
             containers = [c for idle in self._idle.values() for c in idle]
             self._idle.clear()
-        for container in containers:
-            self._discard(container)
-
-    def _exec(self, container: Any, data: bytes, deadline: float) -> tuple[bytes, bool]:
-        """Run the runner in `container`, feeding it `data`; returns (output, finished in time)."""
-        api = self.client.api
-        exec_id = api.exec_create(
-            container.id, ["python3", "-I", "-c", RUNNER_SOURCE], stdin=True, user="root", workdir="/"
-        )["Id"]
-        sock = api.exec_start(exec_id, socket=True)
-        raw = sock._sock
-        raw.settimeout(deadline)
-        chunks: list[bytes] = []
-        try:
-            raw.sendall(data)
-            raw.shutdown(socket.SHUT_WR)
-            buffer = b""
-            while True:
-                chunk = raw.recv(65536)
-                if not chunk:
-                    break
-                buffer += chunk
-            # demultiplex docker's stream frames: 8-byte header (stream, 0, 0, 0, size)
-            while len(buffer) >= 8:
-                size = int.from_bytes(buffer[4:8], "big")
-                chunks.append(buffer[8 : 8 + size])
-                buffer = buffer[8 + size :]
-        except TimeoutError:
-            return b"".join(chunks), False
-        finally:
-            sock.close()
-        return b"".join(chunks), True
+        for warm in containers:
+            warm.discard()
 
     def _run_sync(self, data: bytes, timeout: float, limits: Limits) -> ExecResult:
         start = time.monotonic()
-        container = self._acquire(limits)
-        output, finished = self._exec(container, data, timeout + GRACE)
-        if not finished:
-            self._discard(container)
+        warm = self._acquire(limits)
+        output = warm.send(data, deadline=timeout + GRACE)
+        if output is None:
+            warm.discard()
             return ExecResult(exit_code=None, timed_out=True, duration=time.monotonic() - start, backend=self.name)
         result, reported = parse_report(output, backend=self.name, fallback_duration=time.monotonic() - start)
-        self._release(limits, container, healthy=reported)
+        self._release(limits, warm, healthy=reported)
         return result
 
     async def run(

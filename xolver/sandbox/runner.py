@@ -1,7 +1,8 @@
 """Runs one program inside a sandbox and reports what it did, as one JSON line on stdout.
 
 This file runs *inside* the sandbox (a Docker container, or Linux namespaces made by `unshare`), with
-the standard library only. It reads one JSON payload on stdin: {code, stdin, files, timeout, memory_mb,
+the standard library only. It reads a JSON payload on stdin (with --serve, one per line, so a warm
+container runs many programs without a `docker exec` each): {code, stdin, files, timeout, memory_mb,
 pids, output_bytes, uid, gid, workdir, isolate}. As root it prepares the work directory (and, with
 `isolate`, hides the host behind fresh tmpfs mounts), starts the program as `uid`/`gid` with resource
 limits and a scrubbed environment, caps its output, kills it at the deadline, then kills every process
@@ -86,13 +87,24 @@ def kill_user(uid):
                     found = True
             except (OSError, StopIteration, ValueError):
                 continue
+        reap()
         if not found:
             return
         time.sleep(0.01)
 
 
-def main():
-    payload = json.loads(sys.stdin.buffer.read())
+def reap():
+    """As PID 1 of the sandbox the runner inherits the program's orphans: collect their exit status."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def run(payload):
     workdir = payload["workdir"]
     if payload.get("isolate"):
         isolate(workdir, payload["disk_mb"])
@@ -159,7 +171,7 @@ def main():
             shutil.rmtree(path, ignore_errors=True)
         else:
             os.unlink(path)
-    result = {
+    return {
         "stdout": b"".join(out).decode(errors="replace"),
         "stderr": stderr,
         "exit_code": None if killed_by_us else code,
@@ -168,7 +180,16 @@ def main():
         "output_truncated": overflow.is_set(),
         "duration": duration,
     }
-    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def main():
+    """One payload on stdin, one report out; or, with --serve, one report per payload line, until EOF."""
+    if "--serve" in sys.argv:
+        for line in sys.stdin:
+            sys.stdout.write(json.dumps(run(json.loads(line))) + "\n")
+            sys.stdout.flush()
+    else:
+        sys.stdout.write(json.dumps(run(json.loads(sys.stdin.buffer.read()))) + "\n")
 
 
 main()
