@@ -27,6 +27,7 @@ def _no_stray_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.T
     monkeypatch.setenv("XOLVER_CONFIG_FILE", str(tmp_path_factory.getbasetemp() / "absent-xolver.toml"))
     # no test writes to the user's experience memory: tests that want a store pass one, or a directory
     monkeypatch.setenv("XOLVER_MEMORY", "false")
+    monkeypatch.setenv("XOLVER_SANDBOX", "none")
 
 
 @pytest.fixture(params=["docker", "process"], scope="session")

@@ -5,16 +5,19 @@ from __future__ import annotations
 from xolver import ExperienceStore, Xolver
 from xolver.llm.base import Model, ModelRequest
 from xolver.llm.testing import scripted_team
+from xolver.sandbox.base import Sandbox
 
 PLAN = "1. Algebraist: equations\n2. Calculator: careful arithmetic\n3. Checker: verify each step\n4. Guesser: hunches"
 SELECT = "1, 2, 3"
 
 
-def make_xolver(model: Model, store: ExperienceStore | None = None, **overrides: object) -> Xolver:
+def make_xolver(
+    model: Model, store: ExperienceStore | None = None, sandbox: Sandbox | None = None, **overrides: object
+) -> Xolver:
     """A Xolver on a scripted model with no retry delays worth waiting for."""
     settings = {"agents": 3, "iterations": 2, "retries": 1, "retry_delay": 0.0, "timeout": 5.0, "recall": False}
     settings.update(overrides)
-    return Xolver(model=model, store=store, **settings)
+    return Xolver(model=model, store=store, sandbox=sandbox, **settings)
 
 
 def planner_reply(request: ModelRequest) -> str:

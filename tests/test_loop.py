@@ -236,11 +236,12 @@ async def test_verifier_extracts_an_answer_the_solver_never_boxed() -> None:
 
 async def test_code_problems_carry_the_code_block_as_the_answer() -> None:
     code = "def add(a, b):\n    return a + b"
-    model = scripted_team(planner=planner_reply, solver=f"Easy.\n```python\n{code}\n```", judge="Score: 1")
+    model = scripted_team(planner=planner_reply, coder=f"Easy.\n```python\n{code}\n```", judge="Score: 1")
     problem = Problem(text="Write add(a, b).", kind="code", entry_point="add")
     result = await make_xolver(model, iterations=1).asolve(problem)
     assert result.answer == code and result.code == code
-    assert "Define the function `add`" in next(r for r in model.requests if r.role == "solver").prompt
+    assert "Define the function `add`" in next(r for r in model.requests if r.role == "coder").prompt
+    assert not any(r.role == "solver" for r in model.requests), "code problems are the coder model's"
 
 
 async def test_exemplars_reach_the_solvers_and_verified_solutions_are_learned() -> None:

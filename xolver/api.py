@@ -17,6 +17,8 @@ from xolver.llm.client import ModelClient
 from xolver.llm.embedded import stop_embedded_servers
 from xolver.memory import open_store
 from xolver.memory.base import ExperienceStore
+from xolver.sandbox import open_sandbox
+from xolver.sandbox.base import Sandbox
 from xolver.schema import AgentRole, Problem, SolveResult, TaskKind
 from xolver.team.loop import EventSink, XolverLoop
 
@@ -48,7 +50,8 @@ def as_problem(problem: str | Problem, kind: TaskKind | None = None) -> Problem:
 class Xolver:
     """A team ready to solve problems: one model client and one experience store, shared by every solve.
 
-    `store` defaults to the configured persistent memory (`memory=False` for none).
+    `store` defaults to the configured persistent memory (`memory=False` for none), and `sandbox` to
+    the configured backend (`sandbox="none"` for none: then no agent code runs).
     `model` is a litellm model string (a configuration override, like every keyword), or a `Model`
     object such as `ScriptedModel` (or a mapping of one per role) that replaces the configured models.
     """
@@ -59,6 +62,7 @@ class Xolver:
         *,
         model: str | Model | Mapping[AgentRole, Model] | None = None,
         store: ExperienceStore | None = None,
+        sandbox: Sandbox | None = None,
         **overrides: Any,
     ) -> None:
         if isinstance(model, str):
@@ -67,12 +71,15 @@ class Xolver:
         self.config = XolverConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
         self.client = ModelClient.from_config(self.config, model)
         self.store = store if store is not None or not self.config.memory else open_store(self.config)
+        self.sandbox = sandbox
+        if sandbox is None and self.config.sandbox != "none":
+            self.sandbox = open_sandbox(self.config.sandbox)
 
     async def asolve(
         self, problem: str | Problem, *, kind: TaskKind | None = None, on_event: EventSink | None = None
     ) -> SolveResult:
         """Solve one problem with the team; `on_event` receives the trace as it happens."""
-        loop = XolverLoop(self.client, self.config, store=self.store, on_event=on_event)
+        loop = XolverLoop(self.client, self.config, store=self.store, sandbox=self.sandbox, on_event=on_event)
         return await loop.run(as_problem(problem, kind))
 
     def solve(
@@ -127,8 +134,11 @@ class Xolver:
         return run_sync(self.asolve_many(problems, concurrency=concurrency, return_exceptions=return_exceptions))
 
     def close(self) -> None:
-        """Stop the embedded model server, if this process started one."""
+        """Stop the embedded model server, if this process started one, and the sandbox's containers."""
         stop_embedded_servers()
+        close = getattr(self.sandbox, "close", None)
+        if close is not None:
+            close()
 
     def __enter__(self) -> Xolver:
         return self

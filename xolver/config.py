@@ -41,6 +41,10 @@ class XolverConfig(BaseSettings):
     memory_dir: Path | None = Field(None, description="embedded store directory (default: the user data dir)")
     chroma_url: str | None = Field(None, description="a Chroma server to share memory, e.g. http://HOST:8000")
     embedding_model: str = Field("all-MiniLM-L6-v2", description="packaged model name or a local directory")
+    sandbox: Literal["auto", "docker", "process", "none"] = Field(
+        "auto", description="where agents' code runs: auto picks Docker when its engine answers, else processes"
+    )
+    sandbox_timeout: float = Field(10.0, gt=0, description="seconds per program run")
     min_similarity: float = Field(0.3, ge=-1.0, le=1.0, description="cosine similarity an exemplar needs")
     recall: bool = Field(True, description="when memory has nothing relevant, the model recalls a similar problem")
     patience: int = Field(2, ge=1, description="stop when the top answer is unchanged this many rounds")
@@ -91,6 +95,7 @@ class XolverConfig(BaseSettings):
             memory=self.chroma_url or (str(self.memory_path()) if self.memory else None),
             embedding_model=self.embedding_model,
             recall=self.recall,
+            sandbox=self.sandbox,
             models=models,
             api_base=self.api_base,
             temperature=self.temperature,

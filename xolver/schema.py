@@ -195,6 +195,7 @@ class RunConfig(Record):
     memory: str | None = None
     embedding_model: str | None = None
     recall: bool = False
+    sandbox: str | None = None
     models: dict[str, str]
     api_base: str | None = None
     temperature: float

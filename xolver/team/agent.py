@@ -5,6 +5,7 @@ from __future__ import annotations
 from xolver.config import XolverConfig
 from xolver.llm.base import Message, ModelResponse
 from xolver.llm.client import ModelClient
+from xolver.sandbox.base import Sandbox
 from xolver.schema import AgentRole
 from xolver.team.templates import render
 
@@ -15,17 +16,20 @@ class Agent:
     role: AgentRole
     follows_format = True  # planner, judge, verifier: sampled cooler so their replies stay parseable
 
-    def __init__(self, client: ModelClient, config: XolverConfig) -> None:
+    def __init__(self, client: ModelClient, config: XolverConfig, sandbox: Sandbox | None = None) -> None:
         self.client = client
         self.config = config
+        self.sandbox = sandbox
 
-    async def ask(self, prompt: str, *, max_tokens: int, seed_offset: int = 0) -> ModelResponse:
+    async def ask(
+        self, prompt: str, *, max_tokens: int, seed_offset: int = 0, role: AgentRole | None = None
+    ) -> ModelResponse:
         """One chat turn: the shared system prompt, then `prompt`. Seeds differ per agent and turn."""
         seed = None if self.config.seed is None else self.config.seed + seed_offset
         messages = [Message(role="system", content=render("system")), Message(role="user", content=prompt)]
         temperature = self.config.control_temperature if self.follows_format else self.config.temperature
         return await self.client.complete(
-            self.role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed
+            role or self.role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed
         )
 
 

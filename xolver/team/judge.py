@@ -13,6 +13,7 @@ from xolver.schema import Candidate, Judgement, Problem
 from xolver.team.agent import Agent, clip
 from xolver.team.parsing import parse_verdict
 from xolver.team.templates import render
+from xolver.tools.tests import has_tests, run_tests
 
 JUDGE_MAX_TOKENS = 256
 JUDGE_ATTEMPTS = 2  # an unreadable reply is asked for once more
@@ -27,6 +28,9 @@ class Judge(Agent):
     role = "judge"
 
     async def judge(self, problem: Problem, candidate: Candidate) -> Judgement:
+        """By the problem's tests when there are tests and a sandbox; otherwise by the judge model."""
+        if candidate.error is None and self.sandbox is not None and problem.kind == "code" and has_tests(problem):
+            return await self._by_tests(problem, candidate)
         if candidate.error is not None:
             return Judgement(
                 candidate_id=candidate.id, status="failed", attempts=0,
@@ -56,4 +60,21 @@ class Judge(Agent):
         return Judgement(
             candidate_id=candidate.id, status="unparsed", attempts=JUDGE_ATTEMPTS,
             rationale=clip(reply_text, 600), error="the judge's reply has neither a 'Score:' line nor a verdict",
+        )  # fmt: skip
+
+    async def _by_tests(self, problem: Problem, candidate: Candidate) -> Judgement:
+        assert self.sandbox is not None
+        if not candidate.code:
+            return Judgement(
+                candidate_id=candidate.id, status="scored", score=0.0, judge="rule", rationale="No code block to test."
+            )
+        report = await run_tests(self.sandbox, candidate.code, problem, timeout=self.config.sandbox_timeout)
+        rationale = (
+            f"All {report.total} tests pass."
+            if report.passed == report.total
+            else f"{report.passed} of {report.total} tests pass; {report.first_failure()}"
+        )
+        return Judgement(
+            candidate_id=candidate.id, status="scored", score=report.score, judge="tests",
+            passed=report.passed, total=report.total, rationale=rationale,
         )  # fmt: skip

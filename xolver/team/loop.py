@@ -11,6 +11,7 @@ from xolver.errors import ModelError
 from xolver.llm.client import ModelClient
 from xolver.llm.usage import usage_scope
 from xolver.memory.base import ExperienceStore
+from xolver.sandbox.base import Sandbox
 from xolver.schema import (
     AgentStarted,
     Candidate,
@@ -48,6 +49,7 @@ class XolverLoop:
         config: XolverConfig,
         *,
         store: ExperienceStore | None = None,
+        sandbox: Sandbox | None = None,
         on_event: EventSink | None = None,
     ) -> None:
         self.client = client
@@ -55,8 +57,8 @@ class XolverLoop:
         self.store = store
         self.on_event = on_event
         self.planner = Planner(client, config)
-        self.solver = Solver(client, config)
-        self.judge = Judge(client, config)
+        self.solver = Solver(client, config, sandbox)
+        self.judge = Judge(client, config, sandbox)
         self.verifier = Verifier(client, config)
         self.recaller = Recaller(client, config)
         self.learner = Learner(client, config)

@@ -14,6 +14,15 @@ RECALL_MAX_TOKENS = 384
 STRATEGY_MAX_TOKENS = 120
 
 
+def passing_code(best: Candidate, verification: Verification) -> list[str]:
+    """Code worth keeping: a program that passed the tests, or Python that ran cleanly in a verified solve."""
+    found = [best.code] if best.code and verification.method == "tests" else []
+    found += [
+        call.arguments["code"] for call in best.tool_calls if call.tool == "python" and call.ok and best.code is None
+    ]
+    return list(dict.fromkeys(found))
+
+
 class Recaller(Agent):
     """Self-retrieval: the model recalls a similar solved problem when memory offers nothing relevant."""
 
@@ -45,7 +54,7 @@ class Recaller(Agent):
 
 
 class Learner(Agent):
-    """Writes what a verified solve taught back to memory: the solution and a distilled strategy."""
+    """Writes what a verified solve taught back to memory: the solution, the code that passed, a strategy."""
 
     role = "verifier"
 
@@ -71,6 +80,12 @@ class Learner(Agent):
             kind="solution", content=best.reasoning, score=best.score or 0.0, provenance=provenance, **common
         )
         records = [solution]
+        for code in passing_code(best, verification):
+            fragment = Experience(
+                kind="code_fragment", content=code, links=[solution.id], provenance=provenance, **common
+            )
+            solution.links.append(fragment.id)
+            records.append(fragment)
         insight = await self._distil(problem, best)
         if insight:
             strategy = Experience(

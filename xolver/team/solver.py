@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from xolver.errors import ModelError, ModelUnreachable
 from xolver.llm.usage import usage_scope
-from xolver.schema import Candidate, Experience, Problem, Role
+from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
 from xolver.team.agent import Agent, clip
 from xolver.team.parsing import extract_answer, extract_code
 from xolver.team.templates import render
+from xolver.tools.python import run_python
 
 EXEMPLAR_CHARS = 1500
 ATTEMPT_CHARS = 1500
@@ -55,6 +56,8 @@ def render_previous(previous: Candidate | None) -> str:
 
 
 class Solver(Agent):
+    """Math and general problems are the solver model's; code problems are the coder model's."""
+
     role = "solver"
     follows_format = False
 
@@ -83,12 +86,55 @@ class Solver(Agent):
         base = {"role": role.name, "agent": agent, "iteration": iteration}
         with usage_scope() as usage:
             try:
-                reply = await self.ask(prompt, max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent)
+                reply = await self.ask(
+                    prompt, max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent,
+                    role="coder" if problem.kind == "code" else "solver",
+                )  # fmt: skip
             except ModelUnreachable:
                 raise
             except ModelError as exc:
                 return Candidate(**base, error=str(exc), usage=usage)
-        text = reply.text.strip()
-        if problem.kind == "code":
-            return Candidate(**base, reasoning=text, code=extract_code(text), usage=usage)
-        return Candidate(**base, reasoning=text, answer=extract_answer(text, problem.kind), usage=usage)
+            text = reply.text.strip()
+            if problem.kind == "code":
+                return await self._code_candidate(problem, prompt, text, base, usage, iteration, agent)
+            return await self._reasoned_candidate(problem, text, base, usage)
+
+    async def _reasoned_candidate(self, problem: Problem, text: str, base: dict, usage: Usage) -> Candidate:
+        """A math or general answer. Python the solver wrote is run: its output beats the model's arithmetic."""
+        code = extract_code(text)
+        if code is None or self.sandbox is None:
+            return Candidate(**base, reasoning=text, answer=extract_answer(text, problem.kind), usage=usage)
+        call = await run_python(self.sandbox, code, timeout=self.config.sandbox_timeout)
+        printed = call.output.strip().splitlines()[-1:] if call.ok else []
+        answer = printed[0].strip() if printed and printed[0].strip() else extract_answer(text, problem.kind)
+        note = f"\n[program output]\n{call.output}" if call.output else ""
+        return Candidate(**base, reasoning=text + note, answer=answer, tool_calls=[call], usage=usage)
+
+    async def _code_candidate(
+        self, problem: Problem, prompt: str, text: str, base: dict, usage: Usage, iteration: int, agent: int
+    ) -> Candidate:
+        """A program. With a sandbox it is run on the first test's input, and a crash is shown to the model
+        for one repair before the program is submitted."""
+        code = extract_code(text)
+        calls: list[ToolCall] = []
+        sample = next((t for t in problem.tests if t.call is None), None)
+        if code is not None and self.sandbox is not None and sample is not None:
+            call = await run_python(self.sandbox, code, stdin=sample.input, timeout=self.config.sandbox_timeout)
+            calls.append(call)
+            if not call.ok:
+                repair = (
+                    f"{prompt}\n\nYour program:\n```python\n{code}\n```\nfailed on the sample input:\n{call.output}\n"
+                )
+                try:
+                    fixed = await self.ask(
+                        repair + "Fix it. Reply with the corrected complete program in one ```python block.",
+                        max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent + 500, role="coder",
+                    )  # fmt: skip
+                except ModelUnreachable:
+                    raise
+                except ModelError:
+                    fixed = None
+                if fixed is not None and extract_code(fixed.text):
+                    text = f"{text}\n\n[after running the sample]\n{fixed.text.strip()}"
+                    code = extract_code(fixed.text)
+        return Candidate(**base, reasoning=text, code=code, tool_calls=calls, usage=usage)

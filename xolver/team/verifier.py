@@ -24,6 +24,11 @@ class Verifier(Agent):
         answer = best.code if problem.kind == "code" else best.answer
         if answer is None and best.reasoning and problem.kind != "code":
             answer = await self._extract(problem, best)
+        judgement = best.judgement
+        if judgement is not None and judgement.judge == "tests" and judgement.total:
+            passed = judgement.passed == judgement.total
+            detail = f"{judgement.passed} of {judgement.total} tests pass"
+            return answer, Verification(method="tests", passed=passed, detail=detail)
         score = best.score
         agree = sum(1 for c in kept if answer_key(c) is not None and answer_key(c) == answer_key(best))
         if score is None:
