@@ -132,3 +132,37 @@ async def test_hostile_code_is_contained(
     assert after.exit_code == 0, after
     assert "files ['main.py']" in after.stdout, "no file of the last run is left"
     assert "others []" in after.stdout, f"no process of the last run is left: {after.stdout}"
+
+
+def test_a_named_backend_that_cannot_run_is_an_error_not_a_downgrade() -> None:
+    from xolver.errors import ConfigError
+    from xolver.sandbox import open_sandbox
+
+    with pytest.raises(ConfigError, match="missing"):
+        open_sandbox("docker", image="xolver-no-such-image:never")
+    picked = open_sandbox("auto", image="xolver-no-such-image:never")
+    assert picked.name == "process", "auto says which it picked and takes the process sandbox"
+
+
+def test_cli_sandbox_run_and_doctor(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    program = tmp_path / "p.py"
+    program.write_text("import sys\nprint('got', sys.stdin.read().strip())\n")
+    (tmp_path / "in.txt").write_text("hello")
+    for backend in ("docker", "process"):
+        done = subprocess.run(
+            [sys.executable, "-m", "xolver.cli", "sandbox", "run", str(program), "--stdin", str(tmp_path / "in.txt"),
+             "--backend", backend, "--json"], capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["stdout"] == "got hello\n" and result["backend"] == backend
+        assert f"sandbox: {backend}" in done.stderr
+    doctor = subprocess.run([sys.executable, "-m", "xolver.cli", "sandbox", "doctor"], capture_output=True, text=True)
+    assert "docker: ok" in doctor.stdout and "process: ok" in doctor.stdout
+    missing = subprocess.run([sys.executable, "-m", "xolver.cli", "sandbox", "run", str(tmp_path / "nope.py")],
+                             capture_output=True, text=True)  # fmt: skip
+    assert missing.returncode == 2 and "cannot read" in missing.stderr

@@ -25,6 +25,7 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-dir", dest="memory_dir", help="experience memory directory")
     parser.add_argument("--chroma-url", dest="chroma_url", help="a Chroma server holding the experience memory")
     parser.add_argument("--no-memory", dest="memory", action="store_false", default=None, help="no experience memory")
+    parser.add_argument("--sandbox", choices=["auto", "docker", "process", "none"], help="where agents' code runs")
 
 
 def _add_memory_flags(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (m_import, m_export, m_search, m_stats, m_prune):
         _add_memory_flags(sub)
 
+    sandbox = commands.add_parser("sandbox", help="the code sandbox")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    s_run = sandbox_commands.add_parser("run", help="run a Python file in the sandbox")
+    s_run.add_argument("file")
+    s_run.add_argument("--stdin", help="a file to feed the program on standard input")
+    s_run.add_argument("--backend", choices=["auto", "docker", "process"], default="auto")
+    s_run.add_argument("--timeout", type=float, default=10.0)
+    s_run.add_argument("--json", action="store_true", help="print the ExecResult as JSON")
+    sandbox_commands.add_parser("doctor", help="which backends work here, and why not")
+    sandbox_commands.add_parser("build", help="build the sandbox image (offline from Debian packages)")
+
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     show = config_commands.add_parser("show", help="print the effective configuration")
@@ -77,7 +89,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = ("model", "api_base", "agents", "iterations", "exemplars", "temperature", "max_tokens", "seed")
     values = {name: getattr(args, name) for name in names}
     values["timeout"] = args.timeout
-    for name in ("memory", "memory_dir", "chroma_url"):
+    for name in ("memory", "memory_dir", "chroma_url", "sandbox"):
         values[name] = getattr(args, name, None)
     return values
 
@@ -187,6 +199,46 @@ def _run_memory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_sandbox(args: argparse.Namespace) -> int:
+    import asyncio
+    import subprocess
+    from pathlib import Path
+
+    from xolver.errors import UserInputError
+    from xolver.sandbox import doctor, open_sandbox
+
+    if args.sandbox_command == "doctor":
+        for backend, problem in doctor().items():
+            print(f"{backend}: {'ok' if problem is None else 'unavailable: ' + problem}")
+        return 0
+    if args.sandbox_command == "build":
+        script = Path(__file__).resolve().parents[1] / "sandbox" / "build.sh"
+        if not script.is_file():
+            raise UserInputError(f"sandbox/build.sh not found beside the package ({script}): build from a checkout")
+        return subprocess.run(["bash", str(script)], check=False).returncode
+    try:
+        code = Path(args.file).read_text()
+        stdin = Path(args.stdin).read_text() if args.stdin else None
+    except OSError as exc:
+        raise UserInputError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    box = open_sandbox(args.backend)
+    print(f"sandbox: {box.name}", file=sys.stderr)
+    try:
+        result = asyncio.run(box.run(code, stdin=stdin, timeout=args.timeout))
+    finally:
+        close = getattr(box, "close", None)
+        if close is not None:
+            close()
+    if args.json:
+        print(result.model_dump_json())
+    else:
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        if result.timed_out:
+            print(f"xolver: timed out after {args.timeout:g}s", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from xolver.errors import EmbeddedModelError, ModelError, UserInputError
@@ -196,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_solve(args)
         if args.command == "memory":
             return _run_memory(args)
+        if args.command == "sandbox":
+            return _run_sandbox(args)
         return _run_config_show(args)
     except (UserInputError, EmbeddedModelError) as exc:
         print(f"xolver: error: {exc}", file=sys.stderr)
