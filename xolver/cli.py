@@ -66,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (m_import, m_export, m_search, m_stats, m_prune):
         _add_memory_flags(sub)
 
+    bench = commands.add_parser("bench", help="batch runs over a problem set")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True)
+    b_run = bench_commands.add_parser("run", help="solve a problem file; resumable with the same --out")
+    b_run.add_argument("--dataset", required=True, help="a JSONL problem file (id, problem, answer | tests)")
+    b_run.add_argument("--out", required=True, help="results JSONL; finished ids in it are skipped")
+    b_run.add_argument("--method", choices=["xolver"], default="xolver")
+    b_run.add_argument("--limit", type=int, help="the first N problems only")
+    b_run.add_argument("--concurrency", type=int, default=8, help="problems in flight at once")
+    _add_run_flags(b_run)
+
     sandbox = commands.add_parser("sandbox", help="the code sandbox")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
     s_run = sandbox_commands.add_parser("run", help="run a Python file in the sandbox")
@@ -199,6 +209,42 @@ def _run_memory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_bench(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from xolver.api import Xolver
+    from xolver.bench import load_problems, run_benchmark
+    from xolver.bench.runner import BenchRecord
+    from xolver.config import load_config
+    from xolver.errors import UserInputError
+
+    problems, bad = load_problems(args.dataset)
+    for record in bad:
+        print(f"xolver: {args.dataset}:{record.line}: skipped: {record.error}", file=sys.stderr)
+    if args.limit is not None:
+        problems = problems[: args.limit]
+    if args.concurrency < 1:
+        raise UserInputError("--concurrency must be at least 1")
+    config = load_config(args.config, **_overrides(args))
+    seen: list[BenchRecord] = []
+
+    def progress(record: BenchRecord) -> None:
+        seen.append(record)
+        graded = [r for r in seen if r.correct is not None]
+        right = sum(bool(r.correct) for r in graded)
+        tokens = sum(r.usage.total_tokens for r in seen)
+        print(f"[{len(seen)}/{len(problems)}] {record.id}: {'error' if record.error else record.correct} "
+              f"| accuracy {right}/{len(graded)} | {tokens} tokens", file=sys.stderr, flush=True)  # fmt: skip
+
+    with Xolver(config) as xolver:
+        written = asyncio.run(
+            run_benchmark(problems, xolver.asolve, args.out, concurrency=args.concurrency, on_record=progress)
+        )
+    errors = sum(1 for r in written if r.error)
+    print(f"{len(written)} problems solved now, {len(problems) - len(written)} already in {args.out}, {errors} errors")
+    return 0
+
+
 def _run_sandbox(args: argparse.Namespace) -> int:
     import asyncio
     import subprocess
@@ -250,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_memory(args)
         if args.command == "sandbox":
             return _run_sandbox(args)
+        if args.command == "bench":
+            return _run_bench(args)
         return _run_config_show(args)
     except (UserInputError, EmbeddedModelError) as exc:
         print(f"xolver: error: {exc}", file=sys.stderr)

@@ -60,8 +60,10 @@ class LiteLLMModel:
     ) -> None:
         self.name = model
         self.api_base = api_base
-        # An OpenAI-compatible local server needs some key, and users rarely set one for it.
-        self.api_key = api_key or (None if not api_base or os.environ.get("OPENAI_API_KEY") else "sk-local")
+        # An OpenAI-compatible local server (given here or, as litellm reads it, in OPENAI_API_BASE)
+        # needs some key, and users rarely set one for it.
+        local = api_base or (model.startswith("openai/") and os.environ.get("OPENAI_API_BASE"))
+        self.api_key = api_key or (None if not local or os.environ.get("OPENAI_API_KEY") else "sk-local")
         self.extra = extra or {}
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
