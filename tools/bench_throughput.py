@@ -92,6 +92,50 @@ def service(args: argparse.Namespace, max_tokens: int) -> float:
     return args.ttft + min(max_tokens, args.output_tokens) / args.rate
 
 
+def zero_overhead_makespan(args: argparse.Namespace) -> float:
+    """The same calls scheduled on the same server by a framework that costs nothing: each call is sent
+    the instant its dependencies finish, and the server runs up to `max_seqs` at once, first come first
+    served. Per problem: plan, select, then per iteration m solver calls, each judged when it finishes,
+    the next iteration starting when all m judgements are in."""
+    import heapq
+
+    plan, select = service(args, PLANNER_MAX_TOKENS), service(args, 40)
+    solve, judge = service(args, args.solver_tokens), service(args, JUDGE_MAX_TOKENS)
+    ready: list[tuple[float, int, tuple]] = []  # (ready time, sequence, (problem, step, agent))
+    order = 0
+
+    def push(at: float, item: tuple) -> None:
+        nonlocal order
+        heapq.heappush(ready, (at, order, item))
+        order += 1
+
+    for problem in range(args.problems):
+        push(0.0, (problem, "plan", 0, 0))
+    slots = [0.0] * args.max_seqs  # when each sequence slot is next free
+    judged: dict[tuple[int, int], int] = {}
+    end = 0.0
+    while ready:
+        at, _, (problem, step, iteration, agent) = heapq.heappop(ready)
+        slot = min(range(len(slots)), key=slots.__getitem__)
+        start = max(at, slots[slot])
+        duration = {"plan": plan, "select": select, "solve": solve, "judge": judge}[step]
+        finish = slots[slot] = start + duration
+        end = max(end, finish)
+        if step == "plan":
+            push(finish, (problem, "select", 0, 0))
+        elif step == "select":
+            for a in range(args.agents):
+                push(finish, (problem, "solve", 0, a))
+        elif step == "solve":
+            push(finish, (problem, "judge", iteration, agent))
+        else:
+            judged[problem, iteration] = judged.get((problem, iteration), 0) + 1
+            if judged[problem, iteration] == args.agents and iteration + 1 < args.iterations:
+                for a in range(args.agents):
+                    push(finish, (problem, "solve", iteration + 1, a))
+    return end
+
+
 def chain(args: argparse.Namespace) -> float:
     """One problem's dependent calls: plan, select, then per iteration a solver and, after it, a judge."""
     per_round = service(args, args.solver_tokens) + service(args, JUDGE_MAX_TOKENS)
@@ -135,7 +179,8 @@ async def main(args: argparse.Namespace) -> None:
         failures = [r for r in results if isinstance(r, BaseException)]
         calls = sum(r.usage.calls for r in results if not isinstance(r, BaseException))
         total_service = sum(r["service"] for r in log)
-        ideal = max(total_service / args.max_seqs, chain(args))
+        bound = max(total_service / args.max_seqs, chain(args))
+        ideal = zero_overhead_makespan(args)
         seq_n = min(args.sequential_problems, args.problems)
         seq_wall, _, seq_results = await xolver_run(team(args, server.api_base, max_concurrency=1),
                                                     problems(seq_n), concurrency=1)  # fmt: skip
@@ -160,9 +205,10 @@ async def main(args: argparse.Namespace) -> None:
           f"ttft {args.ttft}s, {args.rate:g} tokens/s per sequence")  # fmt: skip
     print(f"  model calls                      {calls} ({len(failures)} problems failed)")
     print(f"  wall                             {wall:.2f}s")
-    print(f"  server-bound ideal               {ideal:.2f}s (service {total_service:.1f}s / {args.max_seqs} = "
-          f"{total_service / args.max_seqs:.2f}s; one problem's chain {chain(args):.2f}s)")  # fmt: skip
-    print(f"  wall / ideal                     {wall / ideal:.3f}")
+    print(f"  server-bound ideal               {ideal:.2f}s (these calls on this server with zero framework cost)")
+    print(f"  loose lower bound                {bound:.2f}s (logged service {total_service:.1f}s / {args.max_seqs} "
+          f"slots, or one problem's chain {chain(args):.2f}s)")  # fmt: skip
+    print(f"  wall / ideal                     {wall / ideal:.3f}   (wall / loose bound {wall / bound:.3f})")
     print(f"  sequential schedule              {seq_scaled:.1f}s (measured on {seq_n} problems, {seq_wall:.1f}s, "
           f"scaled by calls)")  # fmt: skip
     print(f"  speed-up over sequential         {seq_scaled / wall:.1f}x")
@@ -183,13 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--agents", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--max-seqs", type=int, default=64)
-    parser.add_argument("--ttft", type=float, default=0.05)
-    parser.add_argument("--rate", type=float, default=400.0)
+    # A GPU server decodes a large model at tens of tokens/s per sequence when 64 are in flight; much
+    # faster fake sequences make litellm's own ~8 ms of CPU per call the limit instead of the server.
+    parser.add_argument("--ttft", type=float, default=0.1)
+    parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--output-tokens", type=int, default=256)
     parser.add_argument("--solver-tokens", type=int, default=256)
-    parser.add_argument("--call-timeout", type=float, default=5.0)
+    parser.add_argument("--call-timeout", type=float, default=8.0)
     parser.add_argument("--bare-calls", type=int, default=256)
-    parser.add_argument("--sequential-problems", type=int, default=4)
+    parser.add_argument("--sequential-problems", type=int, default=1, help="run for real, then scaled by calls")
     parser.add_argument("--faults", type=float, default=0.10)
     return parser
 
