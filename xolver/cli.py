@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--json", action="store_true", help="print the SolveResult as one JSON object")
     _add_run_flags(solve)
 
+    chat = commands.add_parser("chat", help="talk to the team in the terminal (reads plain lines when piped)")
+    _add_run_flags(chat)
+
     memory = commands.add_parser("memory", help="the experience memory")
     memory_commands = memory.add_subparsers(dest="memory_command", required=True)
     m_import = memory_commands.add_parser("import", help="add experiences from a JSONL file")
@@ -65,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     m_prune.add_argument("--json", action="store_true")
     for sub in (m_import, m_export, m_search, m_stats, m_prune):
         _add_memory_flags(sub)
+
+    serve = commands.add_parser("serve", help="serve a local model (OpenAI-compatible) and print how to use it")
+    serve.add_argument("--gguf", help="a GGUF file for llama.cpp (default: the embedded SmolLM2)")
+    serve.add_argument("--engine", choices=["auto", "llama.cpp", "vllm"], default="auto")
+    serve.add_argument("--hf-model", dest="hf_model", help="a model for vLLM (needs vllm and a GPU)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--threads", type=int, help="CPU threads for llama.cpp")
+    serve.add_argument("--ctx", type=int, default=4096, help="context window for llama.cpp")
 
     bench = commands.add_parser("bench", help="batch runs over a problem set")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True)
@@ -209,6 +221,64 @@ def _run_memory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_serve(args: argparse.Namespace) -> int:
+    import importlib.util
+    import shutil
+    import signal
+    from pathlib import Path
+
+    from xolver.errors import UserInputError
+    from xolver.llm.embedded import LlamaServer, ModelServer, VllmServer, find_gguf
+
+    gpu = shutil.which("nvidia-smi") is not None
+    vllm_ready = importlib.util.find_spec("vllm") is not None and gpu
+    if args.engine == "vllm" or (args.engine == "auto" and args.hf_model and vllm_ready):
+        if not args.hf_model:
+            raise UserInputError("--engine vllm needs --hf-model")
+        if not vllm_ready:
+            raise UserInputError("vLLM needs the vllm package and an NVIDIA GPU; use --gguf with llama.cpp")
+        server: ModelServer = VllmServer(args.hf_model, host=args.host, port=args.port or None)
+    else:
+        gguf = Path(args.gguf) if args.gguf else find_gguf()
+        if not gguf.is_file():
+            raise UserInputError(f"no GGUF file at {gguf}")
+        alias = gguf.stem.lower() if args.gguf else "smollm2-135m-instruct"
+        server = LlamaServer(
+            gguf, threads=args.threads, ctx=args.ctx, alias=alias, host=args.host, port=args.port or None
+        )
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started in the background, where SIGINT starts ignored
+    try:
+        print(f"starting {type(server).__name__} ...", file=sys.stderr, flush=True)
+        server.start(timeout=600)
+        print(f"model: {server.litellm_model}\napi_base: {server.api_base}", flush=True)
+        print(f'try: xolver solve --model {server.litellm_model} --api-base {server.api_base} "What is 12*7?"',
+              file=sys.stderr, flush=True)  # fmt: skip
+        code = server.wait()
+        print(f"xolver: the server exited ({code})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+        print("stopped", file=sys.stderr, flush=True)
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from xolver.api import Xolver
+    from xolver.chat import run_chat
+    from xolver.config import load_config
+
+    with Xolver(load_config(args.config, **_overrides(args))) as xolver:
+        return asyncio.run(run_chat(xolver))
+
+
 def _run_bench(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -298,6 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_sandbox(args)
         if args.command == "bench":
             return _run_bench(args)
+        if args.command == "chat":
+            return _run_chat(args)
+        if args.command == "serve":
+            return _run_serve(args)
         return _run_config_show(args)
     except (UserInputError, EmbeddedModelError) as exc:
         print(f"xolver: error: {exc}", file=sys.stderr)

@@ -19,8 +19,10 @@ import sys
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from importlib.metadata import PackageNotFoundError, files
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -62,14 +64,14 @@ def _die_with_parent() -> None:  # runs in the child before exec
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-class LlamaServer:
-    """A llama-cpp-python OpenAI-compatible server process on 127.0.0.1, started once, on demand."""
+class ModelServer(ABC):
+    """An OpenAI-compatible server process on loopback: started once, health-checked, stopped cleanly."""
 
-    def __init__(self, gguf: Path, *, threads: int | None = None, ctx: int = 4096, alias: str = EMBEDDED_ALIAS) -> None:
-        self.gguf = gguf
-        self.threads = threads or os.cpu_count() or 1
-        self.ctx = ctx
-        self.alias = alias
+    alias: str
+
+    def __init__(self, *, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.requested_port = port
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
@@ -77,22 +79,22 @@ class LlamaServer:
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://{self.host}:{self.port}/v1"
 
+    @property
+    def litellm_model(self) -> str:
+        return f"openai/{self.alias}"
+
+    @abstractmethod
     def command(self, port: int) -> list[str]:
-        return [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.gguf), "--model_alias", self.alias,
-            "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", str(self.ctx), "--n_threads", str(self.threads),
-        ]  # fmt: skip
+        """The command line that starts this kind of server on `port`."""
 
     def start(self, timeout: float = 120.0) -> None:
         """Start the server and wait until it answers; idempotent and thread-safe."""
         with self._lock:
             if self._process is not None and self._process.poll() is None:
                 return
-            self.port = _free_port()
+            self.port = self.requested_port or _free_port()
             self._process = subprocess.Popen(
                 self.command(self.port),
                 stdout=self._log,
@@ -118,6 +120,11 @@ class LlamaServer:
         hint = " (is llama-cpp-python[server] installed?)" if any("No module" in x for x in lines) else ""
         return (lines[-1] if lines else "no output") + hint
 
+    def wait(self) -> int:
+        """Block until the server process exits; its exit code."""
+        process = self._process
+        return process.wait() if process is not None else 0
+
     def stop(self) -> None:
         with self._lock:
             process, self._process = self._process, None
@@ -129,6 +136,42 @@ class LlamaServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class LlamaServer(ModelServer):
+    """llama-cpp-python's server for a GGUF file (the embedded default, or any `--gguf`)."""
+
+    def __init__(
+        self, gguf: Path, *, threads: int | None = None, ctx: int = 4096, alias: str = EMBEDDED_ALIAS, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.gguf = gguf
+        self.threads = threads or os.cpu_count() or 1
+        self.ctx = ctx
+        self.alias = alias
+
+    def command(self, port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self.gguf), "--model_alias", self.alias,
+            "--host", self.host, "--port", str(port),
+            "--n_ctx", str(self.ctx), "--n_threads", str(self.threads),
+        ]  # fmt: skip
+
+
+class VllmServer(ModelServer):
+    """vLLM's OpenAI-compatible server, with prefix caching on, for a GPU."""
+
+    def __init__(self, model: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.alias = model.rsplit("/", 1)[-1]
+
+    def command(self, port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model,
+            "--served-model-name", self.alias, "--host", self.host, "--port", str(port), "--enable-prefix-caching",
+        ]  # fmt: skip
 
 
 _servers: dict[tuple[Path, int | None, int], LlamaServer] = {}

@@ -139,10 +139,11 @@ class XolverLoop:
             async with asyncio.timeout(deadline):
                 for index in range(self.config.iterations):
                     shared_text = render_shared(shared.kept)
+                    shown = {c.id for c in shared.kept}
                     async with asyncio.TaskGroup() as group:
                         tasks = [
                             group.create_task(
-                                self._turn(problem, role, agent, index, exemplar_text, shared_text, previous)
+                                self._turn(problem, role, agent, index, exemplar_text, shared_text, previous, shown)
                             )
                             for agent, role in enumerate(roles)
                         ]
@@ -185,6 +186,7 @@ class XolverLoop:
         exemplars: str,
         shared: str,
         previous: dict[int, Candidate],
+        shown: set[str],
     ) -> Candidate:
         """One agent's turn: attempt, then judge at once, so judging overlaps the slower solvers."""
         await self._emit(AgentStarted(problem_id=problem.id, role=role.name, agent=agent, iteration=index))
@@ -196,6 +198,7 @@ class XolverLoop:
             exemplars=exemplars,
             shared=shared,
             previous=previous.get(agent),
+            previous_shown=agent in previous and previous[agent].id in shown,
         )
         await self._emit(CandidateReady(problem_id=problem.id, candidate=candidate))
         judgement = await self.judge.judge(problem, candidate)

@@ -47,11 +47,16 @@ def render_shared(kept: list[Candidate]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def render_previous(previous: Candidate | None) -> str:
+def render_previous(previous: Candidate | None, *, shown_above: bool = False) -> str:
+    """The agent's own last attempt; named rather than repeated when the shared memory already shows it,
+    which keeps the agent-specific tail of the prompt short (and the shared, cacheable prefix long)."""
     if previous is None:
         return ""
     if previous.error is not None:
         return f"\nYour previous attempt failed ({clip(previous.error, 200)}). Try again.\n"
+    if shown_above:
+        where = f"{previous.role} (iteration {previous.iteration + 1})"
+        return f"\nYour previous attempt is the one shown above as {where}. Improve on it or correct it.\n"
     return f"\nYour previous attempt:\n{_with_feedback(previous)}\nImprove on it or correct it.\n"
 
 
@@ -71,6 +76,7 @@ class Solver(Agent):
         exemplars: str,
         shared: str,
         previous: Candidate | None,
+        previous_shown: bool = False,
     ) -> Candidate:
         """One attempt. A failed model call becomes a candidate with `error` set, for the next round."""
         prompt = render(
@@ -80,7 +86,7 @@ class Solver(Agent):
             shared=shared,
             role_name=role.name,
             role_focus=role.focus or "solve the problem",
-            previous=render_previous(previous),
+            previous=render_previous(previous, shown_above=previous_shown),
             instructions=answer_instructions(problem),
         )
         base = {"role": role.name, "agent": agent, "iteration": iteration}
