@@ -346,3 +346,13 @@ async def test_an_unusable_recollection_is_no_exemplar() -> None:
     model = scripted_team(planner=planner_reply, solver=r"\boxed{5}", judge="Score: 1")
     result = await make_xolver(model, recall=True, iterations=1).asolve("2+3?")
     assert result.exemplars == []
+
+
+async def test_a_judge_approving_one_of_several_different_answers_does_not_verify() -> None:
+    answers = iter([r"\boxed{7}", r"\boxed{35}", r"\boxed{10063}"])
+    model = scripted_team(planner=planner_reply, solver=lambda r: next(answers), judge="Score: 1")
+    store = InMemoryExperienceStore()
+    result = await make_xolver(model, store, iterations=1).asolve("What is 347 times 29?")
+    assert result.verification.method == "judge" and not result.verified
+    assert "1 of 3 kept candidates agree (2 needed)" in result.verification.detail
+    assert store.experiences == {} and result.memory_writes == []

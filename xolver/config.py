@@ -49,6 +49,9 @@ class XolverConfig(BaseSettings):
     recall: bool = Field(True, description="when memory has nothing relevant, the model recalls a similar problem")
     patience: int = Field(2, ge=1, description="stop when the top answer is unchanged this many rounds")
     verify_threshold: float = Field(0.8, ge=0.0, le=1.0, description="judge score a final answer needs")
+    verify_agreement: int = Field(
+        2, ge=1, description="kept candidates that must give the final answer (at most m) for a judge verification"
+    )
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="sampling temperature of the solvers")
     control_temperature: float = Field(
         0.2, ge=0.0, le=2.0, description="temperature of the planner, judge and verifier, whose replies follow a format"
@@ -103,6 +106,8 @@ class XolverConfig(BaseSettings):
             max_tokens=self.max_tokens,
             seed=self.seed,
             patience=self.patience,
+            verify_threshold=self.verify_threshold,
+            verify_agreement=self.verify_agreement,
             xolver_version=xolver_version(),
         )
 

@@ -203,6 +203,8 @@ class RunConfig(Record):
     max_tokens: int
     seed: int | None
     patience: int
+    verify_threshold: float = 0.8
+    verify_agreement: int = 2
     xolver_version: str
 
 

@@ -33,10 +33,13 @@ class Verifier(Agent):
         agree = sum(1 for c in kept if answer_key(c) is not None and answer_key(c) == answer_key(best))
         if score is None:
             return answer, Verification(method="none", passed=False, detail="the best candidate is unjudged")
-        passed = answer is not None and score >= self.config.verify_threshold
+        # A judge model alone is weak evidence (a small one approves wrong answers), so the answer must
+        # also be the one several candidates reached independently.
+        needed = min(self.config.verify_agreement, len(kept))
+        passed = answer is not None and score >= self.config.verify_threshold and agree >= needed
         detail = (
             f"judge score {score:.2f} (threshold {self.config.verify_threshold:.2f}); "
-            f"{agree} of {len(kept)} kept candidates agree"
+            f"{agree} of {len(kept)} kept candidates agree ({needed} needed)"
         )
         return answer, Verification(method="judge", passed=passed, detail=detail)
 
