@@ -1,0 +1,79 @@
+"""Grading answers: math with `math-verify` (gold first) under a time limit of our own, code by tests.
+
+math-verify's own timeouts use signals, which work only on the main thread, so they are switched off
+and the comparison runs in a worker process that is killed when it overruns.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import threading
+
+from xolver.sandbox.base import Sandbox
+from xolver.schema import Problem
+from xolver.tools.tests import run_tests
+
+
+def _latex(text: str) -> str:
+    text = text.strip()
+    return text if "$" in text or "\\boxed" in text else f"${text}$"
+
+
+def _verify(gold: str, answer: str) -> bool:
+    from math_verify import parse, verify
+
+    gold_parsed = parse(_latex(gold), parsing_timeout=None)
+    answer_parsed = parse(_latex(answer), parsing_timeout=None)
+    return bool(verify(gold_parsed, answer_parsed, timeout_seconds=None))
+
+
+class MathGrader:
+    """Grades math answers in a worker process; a comparison past `timeout` counts as wrong."""
+
+    def __init__(self, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._pool
+
+    def equal(self, gold: str, answer: str | None) -> bool:
+        if answer is None or not answer.strip():
+            return False
+        future = self._executor().submit(_verify, gold, answer)
+        try:
+            return future.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError:
+            self._kill()
+            return False
+        except Exception:  # math-verify could not read one side: not equal
+            return False
+
+    def _kill(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+async def grade_code(sandbox: Sandbox, code: str | None, problem: Problem, *, timeout: float = 6.0) -> bool:
+    """Right when every test passes (LiveCodeBench: stdin tests and `Solution()` calls; HumanEval checks)."""
+    if not code:
+        return False
+    report = await run_tests(sandbox, code, problem, timeout=timeout)
+    return report.total > 0 and report.passed == report.total
