@@ -356,6 +356,10 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    # litellm leaves a coroutine unawaited when a connection is refused; the user gets our one line instead
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     args = build_parser().parse_args(argv)
     from xolver.errors import EmbeddedModelError, ModelError, UserInputError
 
