@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from helpers import SELECT, good_team, make_xolver, planner_reply
+from helpers import good_team, make_xolver, planner_reply
 
 from xolver import Experience, InMemoryExperienceStore, Problem, SolveResult
 from xolver.errors import ModelServerError, ModelTimeout, ModelUnreachable
@@ -322,10 +322,6 @@ async def test_event_kinds_are_typed() -> None:
     assert any(isinstance(e, CandidateReady) for e in events)
     assert any(isinstance(e, Judged) for e in events)
     assert isinstance(events[-1], Verified)
-
-
-def test_select_reply_constant_is_valid() -> None:
-    assert SELECT == "1, 2, 3"
 
 
 async def test_self_retrieval_recalls_a_problem_when_memory_has_nothing() -> None:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -263,39 +264,38 @@ class ChromaExperienceStore:
         got = self.collection.get(ids=ids, include=["documents", "metadatas"])
         return {i: _from_row(d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
 
-    def iter_all(self, include_embeddings: bool = False) -> Iterator[tuple[list[str], list[dict[str, Any]], Any]]:
-        """Pages of (ids, metadatas, embeddings or None) over the whole collection."""
-        include = ["metadatas", "documents"] + (["embeddings"] if include_embeddings else [])
+    def iter_all(self, *fields: str) -> Iterator[Any]:
+        """Pages of Chroma's `get` over the whole collection, fetching only `fields` (and ids)."""
         offset = 0
         while True:
-            got = self.collection.get(include=include, limit=_PAGE, offset=offset)
+            got = self.collection.get(include=list(fields), limit=_PAGE, offset=offset)
             if not got["ids"]:
                 return
-            yield got["ids"], got["metadatas"], got
+            yield got
             offset += len(got["ids"])
 
     async def all(self) -> list[Experience]:
         def collect() -> list[Experience]:
             return [
                 _from_row(d, m)
-                for _, metadatas, got in self.iter_all()
-                for d, m in zip(got["documents"], metadatas, strict=True)
+                for got in self.iter_all("documents", "metadatas")
+                for d, m in zip(got["documents"], got["metadatas"], strict=True)
             ]
 
         return await asyncio.to_thread(collect)
 
     async def stats(self) -> dict[str, Any]:
-        experiences = await self.all()
-        by_kind: dict[str, int] = {}
-        by_source: dict[str, int] = {}
-        for e in experiences:
-            by_kind[e.kind] = by_kind.get(e.kind, 0) + 1
-            by_source[e.source] = by_source.get(e.source, 0) + 1
+        """Counts from the small metadata alone: no record is parsed."""
+
+        def collect() -> list[dict[str, Any]]:
+            return [m for got in self.iter_all("metadatas") for m in got["metadatas"]]
+
+        metadatas = await asyncio.to_thread(collect)
         return {
-            "count": len(experiences),
-            "kinds": by_kind,
-            "sources": by_source,
-            "verified": sum(e.verified for e in experiences),
+            "count": len(metadatas),
+            "kinds": dict(Counter(m["kind"] for m in metadatas)),
+            "sources": dict(Counter(m["source"] for m in metadatas)),
+            "verified": sum(bool(m["verified"]) for m in metadatas),
             "location": self.location,
             "embedder": self.embedder.name,
         }
@@ -312,8 +312,8 @@ class ChromaExperienceStore:
             if self._index is not None and len(self._index.bm25) == self._total():
                 return self._index
             index = _Index()
-            for ids, metadatas, got in self.iter_all():
-                index.add(ids, got["documents"], metadatas)
+            for got in self.iter_all("documents", "metadatas"):
+                index.add(got["ids"], got["documents"], got["metadatas"])
             self._index = index
             return index
 
@@ -437,10 +437,10 @@ class ChromaExperienceStore:
 
         def plan() -> list[str]:
             rows: list[tuple[str, dict[str, Any], np.ndarray]] = []
-            for ids, metadatas, got in self.iter_all(include_embeddings=True):
+            for got in self.iter_all("metadatas", "embeddings"):
                 rows += [
                     (i, m, np.asarray(e, dtype=np.float32))
-                    for i, m, e in zip(ids, metadatas, got["embeddings"], strict=True)
+                    for i, m, e in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
                 ]
             doomed = {i for i, m, _ in rows if int(m.get("uses", 0)) >= min_uses and int(m.get("successes", 0)) == 0}
             rows = [r for r in rows if r[0] not in doomed]
