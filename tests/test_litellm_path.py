@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from stub_server import completion, stub_server, team_handler
 
 from xolver import Xolver
+from xolver.config import load_config
 from xolver.errors import (
     ModelRateLimited,
     ModelRequestRejected,
@@ -90,3 +92,37 @@ async def test_a_whole_solve_through_litellm() -> None:
     assert [r.name for r in result.roles] == ["Algebraist", "Calculator"]
     assert result.usage.calls == 6 and result.usage.prompt_tokens == 66 and result.usage.completion_tokens == 42
     assert result.config.models["solver"] == "openai/stub" and result.config.api_base == api_base
+
+
+async def test_replicas_behind_the_router_share_the_requests(tmp_path: Path) -> None:
+    hits = {"a": 0, "b": 0}
+
+    def replica(name: str):
+        def handle(body: dict) -> tuple[int, dict]:
+            hits[name] += 1
+            return 200, completion(f"from {name}")
+
+        return handle
+
+    with stub_server(replica("a")) as base_a, stub_server(replica("b")) as base_b:
+        toml = tmp_path / "xolver.toml"
+        toml.write_text('model = "replicas"\n' + "".join(
+            f'[[endpoints]]\nmodel = "openai/stub"\napi_base = "{base}"\n' for base in (base_a, base_b)
+        ))  # fmt: skip
+        config = load_config(toml)
+        client = ModelClient.from_config(config)
+        replies = [await client.complete("solver", REQUEST.messages, max_tokens=5) for _ in range(30)]
+    assert {r.text for r in replies} == {"from a", "from b"} and hits["a"] + hits["b"] == 30
+    assert min(hits.values()) >= 5, hits
+    assert client.model_name("solver") == "replicas"
+    assert config.run_config(client.model_names()).endpoints == [base_a, base_b]
+
+
+async def test_a_dead_replica_costs_no_failed_call() -> None:
+    with stub_server(lambda body: (200, completion("alive"))) as alive:
+        config = load_config(model="replicas", retries=0, endpoints=[
+            {"model": "openai/stub", "api_base": "http://127.0.0.1:9/v1"}, {"model": "openai/stub", "api_base": alive},
+        ])  # fmt: skip
+        client = ModelClient.from_config(config)
+        replies = [await client.complete("solver", REQUEST.messages, max_tokens=5) for _ in range(10)]
+    assert [r.text for r in replies] == ["alive"] * 10

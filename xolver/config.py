@@ -17,11 +17,20 @@ from pydantic_settings import (
 )
 
 from xolver.errors import ConfigError
-from xolver.schema import AgentRole, RunConfig
+from xolver.schema import AgentRole, MethodName, Record, RunConfig
 
 EMBEDDED_MODEL = "embedded"
 
 _toml_path: ContextVar[Path | None] = ContextVar("xolver_toml_path", default=None)
+
+
+class Endpoint(Record):
+    """One replica behind litellm's Router, e.g. one of several vLLM servers serving the same model."""
+
+    model: str = Field(description="litellm model string, e.g. openai/Qwen2.5-7B-Instruct")
+    api_base: str | None = None
+    api_key: str | None = None
+    weight: int = Field(1, ge=1, description="share of requests, relative to the other endpoints")
 
 
 class XolverConfig(BaseSettings):
@@ -33,6 +42,12 @@ class XolverConfig(BaseSettings):
     models: dict[AgentRole, str] = Field(default_factory=dict, description="per-role model overrides")
     api_base: str | None = Field(None, description="base URL of an OpenAI-compatible server")
     api_key: str | None = Field(None, description="API key passed to litellm (else litellm's env vars)")
+    endpoints: list[Endpoint] = Field(
+        default_factory=list, description="replicas of the model behind litellm's Router (replaces model/api_base)"
+    )
+    routing: Literal["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"] = Field(
+        "simple-shuffle", description="how the Router spreads requests over the endpoints"
+    )
     agents: int = Field(3, ge=1, le=32, description="m: solver agents per iteration")
     iterations: int = Field(2, ge=1, le=20, description="I: maximum iterations")
     exemplars: int = Field(3, ge=0, le=50, description="k: exemplars retrieved from experience memory")
@@ -47,6 +62,10 @@ class XolverConfig(BaseSettings):
     sandbox_timeout: float = Field(10.0, gt=0, description="seconds per program run")
     min_similarity: float = Field(0.3, ge=-1.0, le=1.0, description="cosine similarity an exemplar needs")
     recall: bool = Field(True, description="when memory has nothing relevant, the model recalls a similar problem")
+    samples: int = Field(5, ge=1, le=256, description="k: samples drawn by the self-consistency baseline")
+    budget: int | None = Field(
+        None, ge=1, description="tokens per problem: no new round or sample starts once a problem has spent it"
+    )
     patience: int = Field(2, ge=1, description="stop when the top answer is unchanged this many rounds")
     verify_threshold: float = Field(0.8, ge=0.0, le=1.0, description="judge score a final answer needs")
     verify_agreement: int = Field(
@@ -88,9 +107,13 @@ class XolverConfig(BaseSettings):
     def model_for(self, role: AgentRole) -> str:
         return self.models.get(role, self.model)
 
-    def run_config(self, models: dict[str, str]) -> RunConfig:
+    def run_config(self, models: dict[str, str], method: MethodName = "xolver") -> RunConfig:
         """The snapshot recorded with every result; `models` are the names of the models actually used."""
         return RunConfig(
+            method=method,
+            samples=self.samples if method == "sc" else 1,
+            budget=self.budget,
+            endpoints=[e.api_base or e.model for e in self.endpoints],
             agents=self.agents,
             iterations=self.iterations,
             exemplars=self.exemplars,

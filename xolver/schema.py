@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 TaskKind = Literal["math", "code", "general"]
 AgentRole = Literal["planner", "solver", "coder", "judge", "verifier"]
-StopReason = Literal["converged", "stable", "max_iterations", "deadline"]
+StopReason = Literal["converged", "stable", "max_iterations", "deadline", "budget"]
+MethodName = Literal["xolver", "direct", "cot", "sc", "self-refine"]
 
 
 def _now() -> datetime:
@@ -40,6 +41,7 @@ class TestCase(Record):
     output: str | None = None
     call: str | None = None
     expected: str | None = None
+    hidden: bool = Field(False, description="for grading only: a benchmark run never shows it to the team")
 
     @model_validator(mode="after")
     def _one_style(self) -> TestCase:
@@ -188,9 +190,12 @@ class IterationRecord(Record):
 class RunConfig(Record):
     """What a run was configured with, recorded beside its results so numbers can be reproduced."""
 
+    method: MethodName = "xolver"
     agents: int
     iterations: int
     exemplars: int
+    samples: int = 1
+    budget: int | None = None
     retrieval: str
     memory: str | None = None
     embedding_model: str | None = None
@@ -198,6 +203,7 @@ class RunConfig(Record):
     sandbox: str | None = None
     models: dict[str, str]
     api_base: str | None = None
+    endpoints: list[str] = Field(default_factory=list)
     temperature: float
     control_temperature: float
     max_tokens: int

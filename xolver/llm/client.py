@@ -8,7 +8,7 @@ from typing import get_args
 from xolver.config import EMBEDDED_MODEL, XolverConfig
 from xolver.llm.base import Message, Model, ModelRequest, ModelResponse
 from xolver.llm.embedded import EmbeddedModel
-from xolver.llm.litellm_model import LiteLLMModel
+from xolver.llm.litellm_model import LiteLLMModel, RouterModel
 from xolver.llm.wrappers import DeadlineModel, LimitedModel, MeteredModel, RetryingModel
 from xolver.schema import AgentRole
 
@@ -83,6 +83,8 @@ class ModelClient:
 def _configured_models(config: XolverConfig) -> dict[AgentRole, Model]:
     """Real models for the configured model strings; one object per distinct string."""
     built: dict[str, Model] = {}
+    if config.endpoints:  # the configured model is served by the replicas
+        built[config.model] = RouterModel(config.model, config.endpoints, routing=config.routing)
     for role in ROLES:
         name = config.model_for(role)
         if name not in built:

@@ -7,6 +7,7 @@ import os
 from types import ModuleType
 from typing import Any
 
+from xolver.config import Endpoint
 from xolver.errors import (
     ModelError,
     ModelRateLimited,
@@ -84,7 +85,7 @@ class LiteLLMModel:
         if self.api_key:
             kwargs["api_key"] = self.api_key
         try:
-            response = await litellm.acompletion(**kwargs)
+            response = await self._acompletion(litellm, kwargs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -102,6 +103,50 @@ class LiteLLMModel:
                 cost=float(cost),
             ),
         )
+
+    async def _acompletion(self, litellm: ModuleType, kwargs: dict[str, Any]) -> Any:
+        return await litellm.acompletion(**kwargs)
+
+
+class RouterModel(LiteLLMModel):
+    """One model served by several endpoints (replicas), spread by litellm's Router.
+
+    A replica that fails is cooled down by the Router and the request goes to another, so one dead
+    replica costs a retry, not a failed solve; `RetryingModel` still owns retries of the whole group.
+    """
+
+    def __init__(self, name: str, endpoints: list[Endpoint], *, routing: str = "simple-shuffle") -> None:
+        if not endpoints:
+            raise ValueError("a RouterModel needs at least one endpoint")
+        super().__init__(name)
+        self.endpoints = endpoints
+        self.routing = routing
+        self._router: Any = None
+
+    def router(self, litellm: ModuleType) -> Any:
+        if self._router is None:
+            deployments = []
+            for endpoint in self.endpoints:
+                params: dict[str, Any] = {"model": endpoint.model, "weight": endpoint.weight}
+                if endpoint.api_base:
+                    params["api_base"] = endpoint.api_base
+                params["api_key"] = LiteLLMModel(
+                    endpoint.model, api_base=endpoint.api_base, api_key=endpoint.api_key
+                ).api_key
+                deployments.append({"model_name": self.name, "litellm_params": params})
+            self._router = litellm.Router(
+                model_list=deployments,
+                routing_strategy=self.routing,
+                num_retries=len(deployments) - 1,
+                retry_after=0,
+                allowed_fails=0,
+                cooldown_time=30,
+            )
+        return self._router
+
+    async def _acompletion(self, litellm: ModuleType, kwargs: dict[str, Any]) -> Any:
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("api_base", "api_key", "num_retries")}
+        return await self.router(litellm).acompletion(**kwargs)
 
 
 def translate_error(exc: BaseException, model: str) -> ModelError:
