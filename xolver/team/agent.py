@@ -22,12 +22,19 @@ class Agent:
         self.sandbox = sandbox
 
     async def ask(
-        self, prompt: str, *, max_tokens: int, seed_offset: int = 0, role: AgentRole | None = None
+        self,
+        prompt: str,
+        *,
+        max_tokens: int,
+        seed_offset: int = 0,
+        role: AgentRole | None = None,
+        temperature: float | None = None,
     ) -> ModelResponse:
         """One chat turn: the shared system prompt, then `prompt`. Seeds differ per agent and turn."""
         seed = None if self.config.seed is None else self.config.seed + seed_offset
         messages = [Message(role="system", content=render("system")), Message(role="user", content=prompt)]
-        temperature = self.config.control_temperature if self.follows_format else self.config.temperature
+        if temperature is None:
+            temperature = self.config.control_temperature if self.follows_format else self.config.temperature
         return await self.client.complete(
             role or self.role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed
         )

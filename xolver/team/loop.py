@@ -27,6 +27,7 @@ from xolver.schema import (
     SolveResult,
     StopReason,
     TraceEvent,
+    Usage,
     Verified,
     new_id,
 )
@@ -78,7 +79,7 @@ class XolverLoop:
             await self._emit(PlanReady(problem_id=problem.id, roles=roles, exemplars=len(exemplars)))
             shared = SharedMemory(self.config.agents)
             iterations: list[IterationRecord] = []
-            stop_reason = await self._iterate(problem, roles, exemplars, shared, iterations)
+            stop_reason = await self._iterate(problem, roles, exemplars, shared, iterations, usage)
             answer, verification = await self.verifier.finalize(problem, shared.best, shared.kept)
             await self._emit(Verified(problem_id=problem.id, answer=answer, verification=verification))
             writes = []
@@ -130,14 +131,18 @@ class XolverLoop:
         exemplars: list[Experience],
         shared: SharedMemory,
         iterations: list[IterationRecord],
+        usage: Usage,
     ) -> StopReason:
-        """Run up to I rounds; returns why it stopped. A solve deadline ends the rounds, not the solve."""
+        """Run up to I rounds; returns why it stopped. A solve deadline or a spent token budget ends the
+        rounds, not the solve: the team's best so far is verified and returned."""
         exemplar_text = render_exemplars(exemplars)
         previous: dict[int, Candidate] = {}
         deadline = self.config.solve_deadline
         try:
             async with asyncio.timeout(deadline):
                 for index in range(self.config.iterations):
+                    if index > 0 and spent(usage, self.config.budget):
+                        return "budget"
                     shared_text = render_shared(shared.kept)
                     shown = {c.id for c in shared.kept}
                     async with asyncio.TaskGroup() as group:
@@ -206,4 +211,9 @@ class XolverLoop:
         return candidate.model_copy(update={"judgement": judgement})
 
 
-__all__ = ["EventSink", "XolverLoop"]
+def spent(usage: Usage, budget: int | None) -> bool:
+    """Whether a problem has used up its token budget, so no new round or sample should start."""
+    return budget is not None and usage.total_tokens >= budget
+
+
+__all__ = ["EventSink", "XolverLoop", "spent"]
