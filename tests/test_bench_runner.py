@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from helpers import good_team, make_xolver
 
 from xolver.bench import load_problems, run_benchmark
-from xolver.bench.runner import finished_ids
-
-TOOLS = Path(__file__).parents[1] / "tools"
+from xolver.bench.graders import Grader
+from xolver.bench.runner import Evaluator, error_record, finished_ids
 
 
 def test_bad_problem_lines_are_reported_by_number(tmp_path: Path) -> None:
@@ -36,12 +33,13 @@ def test_bad_problem_lines_are_reported_by_number(tmp_path: Path) -> None:
 async def test_records_are_written_and_a_rerun_skips_them(tmp_path: Path) -> None:
     problems, _ = load_problems_from(tmp_path, [("a", "What is 347 times 29?", "10063"), ("b", "2+2?", "5")])
     out = tmp_path / "out.jsonl"
-    xolver = make_xolver(good_team(), iterations=1)
-    written = await run_benchmark(problems, xolver.asolve, out)
+    evaluate = evaluator(make_xolver(good_team(), iterations=1).asolve)
+    written = await run_benchmark(problems, evaluate, out)
     by_id = {r.id: r for r in written}
     assert by_id["a"].correct is True and by_id["b"].correct is False and by_id["a"].usage.calls > 0
-    assert by_id["a"].config["agents"] == 3
-    assert await run_benchmark(problems, xolver.asolve, out) == []
+    assert by_id["a"].config["agents"] == 3 and by_id["a"].config["method"] == "xolver"
+    assert by_id["a"].iteration_correct == [True] and by_id["a"].dataset == "set"
+    assert await run_benchmark(problems, evaluate, out) == []
     assert len(out.read_text().splitlines()) == 2
 
 
@@ -53,7 +51,7 @@ async def test_a_failing_problem_is_recorded_and_the_run_goes_on(tmp_path: Path)
             raise RuntimeError("boom")
         return await make_xolver(good_team(answer="6"), iterations=1).asolve(problem)
 
-    written = await run_benchmark(problems, solve, tmp_path / "out.jsonl")
+    written = await run_benchmark(problems, evaluator(solve), tmp_path / "out.jsonl")
     by_id = {r.id: r for r in written}
     assert by_id["a"].error == "RuntimeError: boom" and by_id["a"].correct is False
     assert by_id["b"].correct is True
@@ -64,34 +62,37 @@ async def test_a_torn_last_line_is_cut_and_redone(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     out.write_text('{"id": "a", "method": "xolver"}\n{"id": "b", "met')
     assert finished_ids(out) == {"a"}
-    await run_benchmark(problems, make_xolver(good_team(), iterations=1).asolve, out)
+    await run_benchmark(problems, evaluator(make_xolver(good_team(), iterations=1).asolve), out)
     lines = out.read_text().splitlines()
     assert [json.loads(line)["id"] for line in lines] == ["a", "b"]
+
+
+async def test_a_lost_worker_is_recorded_through_on_error(tmp_path: Path) -> None:
+    problems, _ = load_problems_from(tmp_path, [("a", "2+2?", "4"), ("b", "3+3?", "6")])
+    good = evaluator(make_xolver(good_team(answer="6"), iterations=1).asolve)
+
+    async def evaluate(problem):
+        if problem.id == "a":
+            raise ConnectionError("worker died")
+        return await good(problem)
+
+    with pytest.raises(ExceptionGroup):
+        await run_benchmark(problems, evaluate, tmp_path / "strict.jsonl")
+    on_error = functools.partial(error_record, method="xolver")
+    written = await run_benchmark(problems, evaluate, tmp_path / "out.jsonl", on_error=on_error)
+    by_id = {r.id: r for r in written}
+    assert by_id["a"].error == "ConnectionError: worker died" and by_id["a"].correct is False
+    assert by_id["b"].correct is True
+
+
+def evaluator(solve):
+    return Evaluator("xolver", solve, Grader(), dataset="set").evaluate
 
 
 def load_problems_from(tmp_path: Path, rows: list[tuple[str, str, str]]):
     path = tmp_path / "set.jsonl"
     path.write_text("".join(json.dumps({"id": i, "problem": p, "answer": a}) + "\n" for i, p, a in rows))
     return load_problems(path)
-
-
-@pytest.fixture
-def fake_server(tmp_path: Path) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, str(TOOLS / "fake_server.py"), "--port", str(port), "--ttft", "0.05",
-                                "--rate", "400", "--output-tokens", "40"])  # fmt: skip
-    api_base = f"http://127.0.0.1:{port}/v1"
-    for _ in range(100):
-        try:
-            httpx.get(f"{api_base}/models", timeout=0.5)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield api_base
-    process.terminate()
-    process.wait()
 
 
 def test_a_run_killed_three_times_resumes_with_every_id_exactly_once(tmp_path: Path, fake_server: str) -> None:

@@ -93,9 +93,9 @@ def test_public_formats(tmp_path: Path) -> None:
     gsm, math500, aime, stdin_code, functional = problems
     assert gsm.answer == "1003" and math500.id == "test/algebra/1.json" and math500.metadata["solution"] == "..."
     assert aime.id == "7" and aime.answer == "204"
-    assert stdin_code.kind == "code" and [(t.input, t.output) for t in stdin_code.tests] == [
-        ("2\n", "4\n"),
-        ("3\n", "9\n"),
+    assert stdin_code.kind == "code" and [(t.input, t.output, t.hidden) for t in stdin_code.tests] == [
+        ("2\n", "4\n", False),
+        ("3\n", "9\n", True),
     ]
     assert functional.tests[0].call == "Solution().add(1, 2)" and functional.tests[0].expected == "3"
 

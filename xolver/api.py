@@ -10,6 +10,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
+from xolver.bench.graders import Grader
+from xolver.bench.methods import make_method
+from xolver.bench.runner import Evaluator
 from xolver.config import XolverConfig, load_config
 from xolver.errors import UserInputError
 from xolver.llm.base import Model
@@ -132,6 +135,13 @@ class Xolver:
         return_exceptions: bool = False,
     ) -> list[SolveResult | BaseException]:
         return run_sync(self.asolve_many(problems, concurrency=concurrency, return_exceptions=return_exceptions))
+
+    def evaluator(self, method: str = "xolver", *, dataset: str | None = None) -> Evaluator:
+        """Solve-and-grade for batch runs (`run_benchmark`) with this instance's model, memory and sandbox;
+        `method` is `xolver` or a baseline (`direct`, `cot`, `sc`, `self-refine`) on the same model."""
+        store = self.store if method == "xolver" else None
+        solve = make_method(method, self.client, self.config, store=store, sandbox=self.sandbox)
+        return Evaluator(method, solve, Grader(self.sandbox), dataset=dataset)
 
     def close(self) -> None:
         """Stop the embedded model server, if this process started one, and the sandbox's containers."""

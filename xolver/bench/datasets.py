@@ -78,16 +78,17 @@ def _livecodebench(record: dict[str, Any]) -> Problem:
         metadata = json.loads(metadata or "{}")
     function = metadata.get("func_name")
     public = record.get("public_test_cases") or "[]"
-    cases = (json.loads(public) if isinstance(public, str) else public) + (
-        decode_private_tests(record["private_test_cases"]) if record.get("private_test_cases") else []
-    )
+    cases = [(case, False) for case in (json.loads(public) if isinstance(public, str) else public)]
+    if record.get("private_test_cases"):  # grading only: a benchmark run never shows them to the team
+        cases += [(case, True) for case in decode_private_tests(record["private_test_cases"])]
     tests = []
-    for case in cases:
+    for case, hidden in cases:
         if case.get("testtype") == "functional" and function:
             args = ", ".join(repr(json.loads(line)) for line in case["input"].splitlines() if line.strip())
-            tests.append(TestCase(call=f"Solution().{function}({args})", expected=repr(json.loads(case["output"]))))
+            call, expected = f"Solution().{function}({args})", repr(json.loads(case["output"]))
+            tests.append(TestCase(call=call, expected=expected, hidden=hidden))
         else:
-            tests.append(TestCase(input=case["input"], output=case["output"]))
+            tests.append(TestCase(input=case["input"], output=case["output"], hidden=hidden))
     text = record["question_content"]
     if record.get("starter_code"):
         text += f"\n\nComplete this code:\n```python\n{record['starter_code']}\n```"

@@ -6,13 +6,15 @@ and the comparison runs in a worker process that is killed when it overruns.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import multiprocessing
 import threading
 
+from xolver.errors import UserInputError
 from xolver.sandbox.base import Sandbox
 from xolver.schema import Problem
-from xolver.tools.tests import run_tests
+from xolver.tools.tests import has_tests, run_tests
 
 
 def _latex(text: str) -> str:
@@ -21,7 +23,11 @@ def _latex(text: str) -> str:
 
 
 def _verify(gold: str, answer: str) -> bool:
+    import logging
+
     from math_verify import parse, verify
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns that its timeouts are off: ours is on
 
     gold_parsed = parse(_latex(gold), parsing_timeout=None)
     answer_parsed = parse(_latex(answer), parsing_timeout=None)
@@ -53,6 +59,8 @@ class MathGrader:
         except concurrent.futures.TimeoutError:
             self._kill()
             return False
+        except ImportError as exc:
+            raise UserInputError("grading math needs math-verify: pip install math-verify") from exc
         except Exception:  # math-verify could not read one side: not equal
             return False
 
@@ -77,3 +85,36 @@ async def grade_code(sandbox: Sandbox, code: str | None, problem: Problem, *, ti
         return False
     report = await run_tests(sandbox, code, problem, timeout=timeout)
     return report.total > 0 and report.passed == report.total
+
+
+class Grader:
+    """Right, wrong, or ungradable (None: no reference) for any problem of a set.
+
+    Math and general answers go to `MathGrader`; code runs the problem's tests, hidden ones included,
+    in `sandbox`. Grading never raises for a bad answer: an answer that cannot be read is wrong.
+    """
+
+    def __init__(self, sandbox: Sandbox | None = None, *, math: MathGrader | None = None, timeout: float = 6.0):
+        self.sandbox = sandbox
+        self.math = math or MathGrader()
+        self.timeout = timeout
+
+    def needs_sandbox(self, problems: list[Problem]) -> bool:
+        return any(is_code(p) for p in problems)
+
+    async def grade(self, problem: Problem, answer: str | None) -> bool | None:
+        """`answer` is the final answer, or the program for a code problem."""
+        if is_code(problem):
+            if self.sandbox is None:
+                raise UserInputError("grading code needs a sandbox (Docker or process); see `xolver sandbox doctor`")
+            return await grade_code(self.sandbox, answer, problem, timeout=self.timeout)
+        if problem.answer is None:
+            return None
+        return await asyncio.to_thread(self.math.equal, problem.answer, answer)
+
+    def close(self) -> None:
+        self.math.close()
+
+
+def is_code(problem: Problem) -> bool:
+    return problem.kind == "code" and has_tests(problem)

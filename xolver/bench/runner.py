@@ -17,20 +17,27 @@ from typing import Any
 
 from pydantic import Field
 
+from xolver.bench.graders import Grader
 from xolver.schema import Problem, Record, SolveResult, Usage
-from xolver.team.parsing import canonical_answer
 
 Solve = Callable[[Problem], Awaitable[SolveResult]]
 
 
 class BenchRecord(Record):
+    """One finished problem of a run: the answer, whether it is right, what it cost, and the configuration."""
+
     id: str
     method: str
-    correct: bool | None
+    dataset: str | None = None
+    correct: bool | None = Field(description="None: the problem has no reference, or grading failed")
     answer: str | None
     reference: str | None = None
     verified: bool = False
     iterations: int = 0
+    iteration_correct: list[bool | None] = Field(
+        default_factory=list, description="whether the best answer after each round was right"
+    )
+    stop_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
     seconds: float
     error: str | None = None
@@ -70,25 +77,85 @@ def append_line(out: Path, record: BenchRecord) -> None:
         os.close(fd)
 
 
-def grade(problem: Problem, result: SolveResult) -> bool | None:
-    """Right or wrong when the problem carries a reference: tests passed, or the same canonical answer."""
-    if result.verification.method == "tests":
-        return result.verification.passed
-    if problem.answer is None:
-        return None
-    return canonical_answer(result.answer) == canonical_answer(problem.answer)
+def public_view(problem: Problem) -> Problem:
+    """What a method may see: no reference answer, no hidden tests, no grading code, no metadata
+    (which may hold a reference solution). Grading uses the whole problem."""
+    return problem.model_copy(
+        update={
+            "answer": None,
+            "test_code": None,
+            "tests": [t for t in problem.tests if not t.hidden],
+            "metadata": {},
+        }
+    )
+
+
+class Evaluator:
+    """Solves a problem with one method and grades the result, including the best answer after each round."""
+
+    def __init__(self, method: str, solve: Solve, grader: Grader, *, dataset: str | None = None) -> None:
+        self.method = method
+        self.solve = solve
+        self.grader = grader
+        self.dataset = dataset
+
+    async def evaluate(self, problem: Problem) -> BenchRecord:
+        """Never raises for a failing method or an unreadable answer: the record carries the error."""
+        start = time.perf_counter()
+        try:
+            result = await self.solve(public_view(problem))
+        except Exception as exc:
+            return self.failed(problem, exc, seconds=time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        answer = result.code if problem.kind == "code" and result.code else result.answer
+        base = {
+            "id": problem.id, "method": self.method, "dataset": self.dataset, "answer": answer,
+            "reference": problem.answer, "verified": result.verified, "iterations": len(result.iterations),
+            "stop_reason": result.stop_reason, "usage": result.usage, "seconds": seconds,
+            "config": result.config.model_dump(mode="json"),
+        }  # fmt: skip
+        try:
+            grades: dict[str | None, bool | None] = {}
+            for candidate in (answer, *(r.best_answer for r in result.iterations)):
+                if candidate not in grades:
+                    grades[candidate] = await self.grader.grade(problem, candidate)
+        except Exception as exc:
+            return BenchRecord(**base, correct=None, error=f"grading failed: {type(exc).__name__}: {exc}")
+        by_round = [grades[r.best_answer] for r in result.iterations]
+        return BenchRecord(**base, correct=grades[answer], iteration_correct=by_round)
+
+    def failed(self, problem: Problem, exc: BaseException, *, seconds: float = 0.0) -> BenchRecord:
+        return error_record(problem, exc, method=self.method, dataset=self.dataset, seconds=seconds)
+
+
+def error_record(
+    problem: Problem, exc: BaseException, *, method: str, dataset: str | None = None, seconds: float = 0.0
+) -> BenchRecord:
+    """The record of a problem whose solve failed: wrong when it could have been graded."""
+    gradable = problem.answer is not None or problem.kind == "code"
+    return BenchRecord(
+        id=problem.id, method=method, dataset=dataset, correct=False if gradable else None, answer=None,
+        reference=problem.answer, seconds=seconds, error=f"{type(exc).__name__}: {exc}",
+    )  # fmt: skip
+
+
+Evaluate = Callable[[Problem], Awaitable[BenchRecord]]
 
 
 async def run_benchmark(
     problems: Sequence[Problem],
-    solve: Solve,
+    evaluate: Evaluate,
     out: str | Path,
     *,
-    method: str = "xolver",
     concurrency: int = 8,
     on_record: Callable[[BenchRecord], None] | None = None,
+    on_error: Callable[[Problem, BaseException], BenchRecord] | None = None,
 ) -> list[BenchRecord]:
-    """Solve every problem not yet in `out`, `concurrency` at a time; returns the records written now."""
+    """Evaluate every problem not yet in `out`, `concurrency` at a time; returns the records written now.
+
+    `evaluate` is an `Evaluator`'s (local) or a Ray pool's; if it raises (a lost worker), `on_error`
+    makes the record, so one problem never stops the run.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cut_torn_tail(out)
@@ -101,19 +168,11 @@ async def run_benchmark(
         async with gate:
             start = time.perf_counter()
             try:
-                result = await solve(problem)
+                record = await evaluate(problem)
             except Exception as exc:
-                record = BenchRecord(
-                    id=problem.id, method=method, correct=False if problem.answer is not None else None,
-                    answer=None, reference=problem.answer, seconds=time.perf_counter() - start,
-                    error=f"{type(exc).__name__}: {exc}",
-                )  # fmt: skip
-            else:
-                record = BenchRecord(
-                    id=problem.id, method=method, correct=grade(problem, result), answer=result.answer,
-                    reference=problem.answer, verified=result.verified, iterations=len(result.iterations),
-                    usage=result.usage, seconds=time.perf_counter() - start, config=result.config.model_dump(),
-                )  # fmt: skip
+                if on_error is None:
+                    raise
+                record = on_error(problem, exc).model_copy(update={"seconds": time.perf_counter() - start})
         append_line(out, record)
         written.append(record)
         if on_record is not None:

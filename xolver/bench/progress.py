@@ -1,0 +1,73 @@
+"""Live progress of a run: a rich progress bar on a terminal, one line per finished problem otherwise.
+
+Both show the same figures: problems done, accuracy so far, tokens, cost and the time left.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+from typing import Any
+
+from xolver.bench.runner import BenchRecord
+
+
+class RunProgress:
+    """Counts only the problems of this invocation; `resumed` says how many an earlier one finished."""
+
+    def __init__(self, total: int, *, resumed: int = 0, label: str = "", live: bool | None = None) -> None:
+        self.total = total
+        self.resumed = resumed
+        self.label = label
+        self.live = sys.stderr.isatty() if live is None else live
+        self.records: list[BenchRecord] = []
+        self.started = time.monotonic()
+        self._progress: Any = None
+        self._task: Any = None
+
+    def stats(self) -> str:
+        graded = [r for r in self.records if r.correct is not None]
+        right = sum(bool(r.correct) for r in graded)
+        accuracy = f"{100 * right / len(graded):.1f}% ({right}/{len(graded)})" if graded else "–"
+        tokens = sum(r.usage.total_tokens for r in self.records)
+        cost = sum(r.usage.cost for r in self.records)
+        errors = sum(1 for r in self.records if r.error)
+        return f"accuracy {accuracy} | {tokens:,} tokens | ${cost:.4f} | {errors} errors | left {self.eta()}"
+
+    def eta(self) -> str:
+        done = len(self.records)
+        left = self.total - self.resumed - done
+        if not done:
+            return "?"
+        seconds = (time.monotonic() - self.started) / done * left
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+    def __enter__(self) -> RunProgress:
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("{task.fields[stats]}"), transient=False,
+            )  # fmt: skip
+            self._progress.start()
+            self._task = self._progress.add_task(
+                self.label, total=self.total, completed=self.resumed, stats=self.stats()
+            )
+        return self
+
+    def update(self, record: BenchRecord) -> None:
+        self.records.append(record)
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, stats=self.stats())
+            return
+        verdict = "error" if record.error else {True: "right", False: "wrong", None: "ungraded"}[record.correct]
+        done = self.resumed + len(self.records)
+        print(f"[{done}/{self.total}] {record.id}: {verdict} | {self.stats()}", file=sys.stderr, flush=True)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()

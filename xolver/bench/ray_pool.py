@@ -1,0 +1,67 @@
+"""Spreading a run over a Ray cluster: evaluators live in Ray actors, the driver alone writes results.
+
+Each actor builds its own `Evaluator` from a picklable `EvaluatorFactory` (its own model client, memory
+and sandbox on its machine) and evaluates several problems at once. Records come back to the driver,
+which appends them to the one results file, so resuming after a kill works exactly as in a local run.
+Ray is an optional extra: `pip install 'xolver[ray]'`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from xolver.bench.methods import EvaluatorFactory
+from xolver.bench.runner import BenchRecord
+from xolver.errors import UserInputError
+from xolver.schema import Problem
+
+
+class _EvaluatorActor:
+    def __init__(self, factory: EvaluatorFactory) -> None:
+        self.factory = factory
+        self.evaluator = factory()
+
+    async def evaluate(self, problem_json: str) -> str:
+        record = await self.evaluator.evaluate(Problem.model_validate_json(problem_json))
+        return record.model_dump_json()
+
+    def close(self) -> None:
+        self.factory.close()
+
+
+class RayPool:
+    """`workers` actors, each with `per_worker` problems in flight; `evaluate` is the runner's hook."""
+
+    def __init__(
+        self, factory: EvaluatorFactory, *, workers: int = 2, per_worker: int = 4, address: str | None = None
+    ) -> None:
+        try:
+            import ray
+        except ImportError as exc:
+            raise UserInputError("--executor ray needs Ray: pip install 'xolver[ray]'") from exc
+        self._ray = ray
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        actor = ray.remote(num_cpus=0)(_EvaluatorActor)
+        self.actors = [actor.options(max_concurrency=per_worker).remote(factory) for _ in range(workers)]
+        self._in_flight = [0] * workers
+
+    async def evaluate(self, problem: Problem) -> BenchRecord:
+        """On the actor with the fewest problems in flight."""
+        index = min(range(len(self.actors)), key=self._in_flight.__getitem__)
+        actor: Any = self.actors[index]
+        self._in_flight[index] += 1
+        try:
+            return BenchRecord.model_validate_json(await actor.evaluate.remote(problem.model_dump_json()))
+        finally:
+            self._in_flight[index] -= 1
+
+    def close(self) -> None:
+        """Let every actor stop what it started, then end them."""
+        ray = self._ray
+        for actor in self.actors:
+            with contextlib.suppress(Exception):  # an actor already lost has nothing left to close
+                ray.get(actor.close.remote(), timeout=30)
+            ray.kill(actor)
+        self.actors = []

@@ -1,0 +1,181 @@
+"""Reports over result files: a table per dataset of every method's accuracy against its cost, and plots.
+
+Rows group records by (dataset, method, solver model); each row also says the configuration it ran
+with, so a number in the table can be reproduced. Cost-of-pass is cost per correct answer; for local
+models, whose cost is 0, tokens per correct answer says the same thing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from xolver.bench.runner import BenchRecord
+from xolver.jsonl import BadLine, read_jsonl
+from xolver.schema import Record
+
+CONFIG_KEYS = (
+    "agents", "iterations", "exemplars", "samples", "budget", "retrieval", "temperature", "max_tokens", "seed",
+)  # fmt: skip
+
+
+class MethodSummary(Record):
+    dataset: str
+    method: str
+    model: str
+    problems: int
+    graded: int
+    correct: int
+    errors: int
+    accuracy: float | None
+    mean_tokens: float
+    total_cost: float
+    cost_of_pass: float | None
+    tokens_per_pass: float | None
+    mean_iterations: float
+    mean_seconds: float
+    convergence: list[float | None]
+    configs: list[str]
+
+
+def load_records(paths: Iterable[str | Path]) -> tuple[list[BenchRecord], list[tuple[Path, BadLine]]]:
+    """Every record of every file; a line that is not a record is reported, not fatal."""
+    records: list[BenchRecord] = []
+    bad: list[tuple[Path, BadLine]] = []
+    for path in paths:
+        good, wrong = read_jsonl(path, BenchRecord.model_validate)
+        records += good
+        bad += [(Path(path), line) for line in wrong]
+    return records, bad
+
+
+def _model(record: BenchRecord) -> str:
+    return str((record.config.get("models") or {}).get("solver") or "?")
+
+
+def _config(record: BenchRecord) -> str:
+    config = record.config
+    parts = [f"{key}={config[key]}" for key in CONFIG_KEYS if config.get(key) is not None]
+    return ", ".join(parts)
+
+
+def convergence(records: Sequence[BenchRecord]) -> list[float | None]:
+    """Accuracy of the best answer after each round; a problem that stopped early keeps its last answer."""
+    graded = [r.iteration_correct for r in records if r.iteration_correct and None not in r.iteration_correct]
+    if not graded:
+        return []
+    rounds = max(len(g) for g in graded)
+    padded = [list(g) + [g[-1]] * (rounds - len(g)) for g in graded]
+    return [sum(bool(p[i]) for p in padded) / len(padded) for i in range(rounds)]
+
+
+def summarize(records: Sequence[BenchRecord]) -> list[MethodSummary]:
+    groups: dict[tuple[str, str, str], list[BenchRecord]] = defaultdict(list)
+    latest: dict[tuple[str, str, str, str], BenchRecord] = {}
+    for record in records:  # the same problem twice in a group (a file given twice): the last one counts
+        latest[(record.dataset or "-", record.method, _model(record), record.id)] = record
+    for (dataset, method, model, _), record in latest.items():
+        groups[(dataset, method, model)].append(record)
+    summaries = []
+    for (dataset, method, model), rows in sorted(groups.items()):
+        graded = [r for r in rows if r.correct is not None]
+        correct = sum(bool(r.correct) for r in graded)
+        cost = sum(r.usage.cost for r in rows)
+        tokens = sum(r.usage.total_tokens for r in rows)
+        summaries.append(
+            MethodSummary(
+                dataset=dataset, method=method, model=model, problems=len(rows), graded=len(graded),
+                correct=correct, errors=sum(1 for r in rows if r.error),
+                accuracy=correct / len(graded) if graded else None, mean_tokens=tokens / len(rows),
+                total_cost=cost, cost_of_pass=cost / correct if correct else None,
+                tokens_per_pass=tokens / correct if correct else None,
+                mean_iterations=sum(r.iterations for r in rows) / len(rows),
+                mean_seconds=sum(r.seconds for r in rows) / len(rows), convergence=convergence(rows),
+                configs=sorted({_config(r) for r in rows if r.config}),
+            )
+        )  # fmt: skip
+    return summaries
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def render_markdown(summaries: Sequence[MethodSummary], plots: Sequence[str] = ()) -> str:
+    lines = ["# Benchmark report", ""]
+    for dataset in sorted({s.dataset for s in summaries}):
+        rows = [s for s in summaries if s.dataset == dataset]
+        lines += [
+            f"## {dataset}",
+            "",
+            "| method | model | problems | accuracy | correct | errors | mean tokens | cost ($) | cost of pass ($) "
+            "| tokens per pass | mean iterations | mean seconds |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for s in rows:
+            accuracy = "–" if s.accuracy is None else f"{100 * s.accuracy:.1f}%"
+            lines.append(
+                f"| {s.method} | {s.model} | {s.problems} | {accuracy} | {s.correct}/{s.graded} | {s.errors} "
+                f"| {_number(s.mean_tokens, 0)} | {s.total_cost:.4f} | {_number(s.cost_of_pass, 4)} "
+                f"| {_number(s.tokens_per_pass, 0)} | {s.mean_iterations:.2f} | {s.mean_seconds:.1f} |"
+            )
+        lines += ["", "Configurations:", ""]
+        lines += [f"- {s.method}: {config}" for s in rows for config in s.configs]
+        lines.append("")
+    if plots:
+        lines += ["## Plots", ""] + [f"![{name}]({name})" for name in plots] + [""]
+    return "\n".join(lines)
+
+
+def plot(summaries: Sequence[MethodSummary], out: Path) -> list[str]:
+    """accuracy_vs_tokens.png and convergence.png; none when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    names = []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for s in summaries:
+        if s.accuracy is not None:
+            ax.scatter(s.mean_tokens, 100 * s.accuracy, s=50)
+            ax.annotate(f"{s.method} ({s.dataset})", (s.mean_tokens, 100 * s.accuracy), fontsize=8,
+                        xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    ax.set(xlabel="mean tokens per problem", ylabel="accuracy (%)", title="Accuracy against tokens")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_tokens.png", dpi=120)
+    plt.close(fig)
+    names.append("accuracy_vs_tokens.png")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for s in summaries:
+        if s.convergence:
+            rounds = list(range(1, len(s.convergence) + 1))
+            ax.plot(rounds, [100 * (v or 0) for v in s.convergence], marker="o", label=f"{s.method} ({s.dataset})")
+    ax.set(xlabel="iteration", ylabel="accuracy of the best answer so far (%)", title="Convergence by iteration")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "convergence.png", dpi=120)
+    plt.close(fig)
+    names.append("convergence.png")
+    return names
+
+
+def write_report(records: Sequence[BenchRecord], out: str | Path) -> Path:
+    """report.md (and its plots) in `out`; returns the report's path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = summarize(records)
+    plots = plot(summaries, out)
+    path = out / "report.md"
+    path.write_text(render_markdown(summaries, plots), encoding="utf-8")
+    (out / "summary.json").write_text(
+        "[\n" + ",\n".join(s.model_dump_json() for s in summaries) + "\n]\n", encoding="utf-8"
+    )
+    return path
