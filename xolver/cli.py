@@ -80,13 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="batch runs over a problem set")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True)
-    b_run = bench_commands.add_parser("run", help="solve a problem file; resumable with the same --out")
-    b_run.add_argument("--dataset", required=True, help="a JSONL problem file (id, problem, answer | tests)")
+    b_run = bench_commands.add_parser("run", help="solve a problem set with one method; resumable with the same --out")
+    b_run.add_argument(
+        "--dataset", required=True,
+        help="a JSONL problem file, or a built-in set: humaneval, aime24, aime25, math500, gsm8k",
+    )  # fmt: skip
     b_run.add_argument("--out", required=True, help="results JSONL; finished ids in it are skipped")
-    b_run.add_argument("--method", choices=["xolver"], default="xolver")
+    b_run.add_argument("--method", choices=["xolver", "direct", "cot", "sc", "self-refine"], default="xolver")
     b_run.add_argument("--limit", type=int, help="the first N problems only")
     b_run.add_argument("--concurrency", type=int, default=8, help="problems in flight at once")
+    b_run.add_argument("--samples", type=int, help="k samples of the self-consistency baseline (sc)")
+    b_run.add_argument("--budget", type=int, help="tokens per problem: no new round or sample starts past it")
+    b_run.add_argument("--executor", choices=["local", "ray"], default="local", help="run here, or over Ray")
+    b_run.add_argument("--address", help="a Ray cluster to join (default: start a local Ray instance)")
+    b_run.add_argument("--workers", type=int, default=2, help="Ray actors, each with its own model client")
     _add_run_flags(b_run)
+    b_report = bench_commands.add_parser("report", help="report.md and plots from result files")
+    b_report.add_argument("results", nargs="+", help="results JSONL files of `xolver bench run`")
+    b_report.add_argument("--out", required=True, help="directory for report.md, summary.json and the plots")
 
     sandbox = commands.add_parser("sandbox", help="the code sandbox")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
@@ -281,37 +292,63 @@ def _run_chat(args: argparse.Namespace) -> int:
 
 def _run_bench(args: argparse.Namespace) -> int:
     import asyncio
+    import functools
+    import math
+    from pathlib import Path
 
-    from xolver.api import Xolver
     from xolver.bench import load_problems, run_benchmark
-    from xolver.bench.runner import BenchRecord
+    from xolver.bench.methods import EvaluatorFactory
+    from xolver.bench.progress import RunProgress
+    from xolver.bench.runner import error_record, finished_ids
     from xolver.config import load_config
     from xolver.errors import UserInputError
+
+    if args.bench_command == "report":
+        from xolver.bench.report import load_records, write_report
+
+        records, bad = load_records(args.results)
+        for path, line in bad:
+            print(f"xolver: {path}:{line.line}: skipped: {line.error}", file=sys.stderr)
+        if not records:
+            raise UserInputError("no records in " + ", ".join(args.results))
+        print(f"wrote {write_report(records, args.out)} ({len(records)} records)")
+        return 0
 
     problems, bad = load_problems(args.dataset)
     for record in bad:
         print(f"xolver: {args.dataset}:{record.line}: skipped: {record.error}", file=sys.stderr)
     if args.limit is not None:
         problems = problems[: args.limit]
-    if args.concurrency < 1:
-        raise UserInputError("--concurrency must be at least 1")
-    config = load_config(args.config, **_overrides(args))
-    seen: list[BenchRecord] = []
+    if args.concurrency < 1 or args.workers < 1:
+        raise UserInputError("--concurrency and --workers must be at least 1")
+    overrides = {**_overrides(args), "samples": args.samples, "budget": args.budget}
+    if args.method != "xolver":  # a baseline uses no memory, recollection or tools; its record says so
+        overrides.update(memory=False, recall=False, exemplars=0, sandbox="none")
+    config = load_config(args.config, **overrides)
+    factory = EvaluatorFactory(
+        method=args.method, config=config.model_dump(mode="json"), dataset=Path(args.dataset).stem,
+        grade_code=any(p.kind == "code" for p in problems),
+    )  # fmt: skip
+    resumed = len(finished_ids(Path(args.out)) & {p.id for p in problems})
+    on_error = functools.partial(error_record, method=args.method, dataset=factory.dataset)
+    if args.executor == "ray":
+        from xolver.bench.ray_pool import RayPool
 
-    def progress(record: BenchRecord) -> None:
-        seen.append(record)
-        graded = [r for r in seen if r.correct is not None]
-        right = sum(bool(r.correct) for r in graded)
-        tokens = sum(r.usage.total_tokens for r in seen)
-        print(f"[{len(seen)}/{len(problems)}] {record.id}: {'error' if record.error else record.correct} "
-              f"| accuracy {right}/{len(graded)} | {tokens} tokens", file=sys.stderr, flush=True)  # fmt: skip
-
-    with Xolver(config) as xolver:
-        written = asyncio.run(
-            run_benchmark(problems, xolver.asolve, args.out, concurrency=args.concurrency, on_record=progress)
-        )
-    errors = sum(1 for r in written if r.error)
-    print(f"{len(written)} problems solved now, {len(problems) - len(written)} already in {args.out}, {errors} errors")
+        pool = RayPool(factory, workers=args.workers, per_worker=math.ceil(args.concurrency / args.workers),
+                       address=args.address)  # fmt: skip
+        evaluate, close = pool.evaluate, pool.close
+    else:
+        evaluate, close = factory().evaluate, factory.close
+    label = f"{args.method} on {Path(args.dataset).stem}"
+    try:
+        with RunProgress(len(problems), resumed=resumed, label=label) as progress:
+            written = asyncio.run(
+                run_benchmark(problems, evaluate, args.out, concurrency=args.concurrency,
+                              on_record=progress.update, on_error=on_error)
+            )  # fmt: skip
+    finally:
+        close()
+    print(f"{len(written)} problems solved now, {resumed} already in {args.out} | {progress.stats()}")
     return 0
 
 
