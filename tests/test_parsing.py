@@ -38,6 +38,7 @@ def test_extract_boxed(text: str, expected: str | None) -> None:
         (r"The answer is \boxed{42}", "math", "42"),
         ("Final answer: 17.", "math", "17"),
         ("The answer is **$3.5$**.", "math", "3.5"),
+        ("So the answer is: 80", "math", "80"),
         ("first 3 then 4 and finally 10,063", "math", "10,063"),
         ("nothing numeric", "math", None),
         ("no number, general", "general", None),

@@ -12,7 +12,7 @@ from xolver.schema import Role, TaskKind
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 _ANSWER_PHRASE = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|=|:)\s*\**\s*\$?([^\n$]+?)\$?\s*\**\s*(?:\.(?=\s|$)|$)",
+    r"(?:final answer|the answer|answer)\s*(?:is|=|:)\s*:?\s*\**\s*\$?([^\n$]+?)\$?\s*\**\s*(?:\.(?=\s|$)|$)",
     re.IGNORECASE | re.MULTILINE,
 )
 _CODE_BLOCK = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
