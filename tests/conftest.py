@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from xolver.llm.testing import allow_model_requests, block_model_requests
@@ -48,23 +44,14 @@ def sandbox(request: pytest.FixtureRequest):
         close()
 
 
-TOOLS = Path(__file__).parents[1] / "tools"
+sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
+from fake_server import spawn  # noqa: E402
 
 
 @pytest.fixture
-def fake_server(tmp_path: Path) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, str(TOOLS / "fake_server.py"), "--port", str(port), "--ttft", "0.05",
-                                "--rate", "400", "--output-tokens", "40"])  # fmt: skip
-    api_base = f"http://127.0.0.1:{port}/v1"
-    for _ in range(100):
-        try:
-            httpx.get(f"{api_base}/models", timeout=0.5)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+def fake_server() -> Iterator[str]:
+    """tools/fake_server.py in its own process: fast, well-formed replies for every agent."""
+    process, api_base = spawn(["--ttft", "0.05", "--rate", "400", "--output-tokens", "40"])
     yield api_base
     process.terminate()
     process.wait()

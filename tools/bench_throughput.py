@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,43 +28,22 @@ from xolver.llm.litellm_model import import_litellm
 from xolver.team.judge import JUDGE_MAX_TOKENS
 from xolver.team.planner import PLANNER_MAX_TOKENS
 
-HERE = Path(__file__).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_server import spawn
 
 
 class Server:
     """tools/fake_server.py in its own process, so its CPU is not counted as the framework's."""
 
     def __init__(self, args: argparse.Namespace, log: Path, faults: float = 0.0) -> None:
-        self.port = free_port()
         self.log = log
         share = str(faults / 5)
-        command = [
-            sys.executable, str(HERE / "fake_server.py"), "--port", str(self.port), "--ttft", str(args.ttft),
-            "--rate", str(args.rate), "--max-seqs", str(args.max_seqs), "--output-tokens", str(args.output_tokens),
-            "--log", str(log), "--judge-score", "0.9",
+        self.process, self.api_base = spawn([
+            "--ttft", str(args.ttft), "--rate", str(args.rate), "--max-seqs", str(args.max_seqs),
+            "--output-tokens", str(args.output_tokens), "--log", str(log), "--judge-score", "0.9",
             "--fault-429", share, "--fault-500", share, "--fault-timeout", share, "--fault-garbled", share,
             "--fault-empty", share,
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import httpx
-
-        for _ in range(100):
-            try:
-                httpx.get(f"{self.api_base}/models", timeout=0.5)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("the fake server did not start")
-
-    @property
-    def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        ])  # fmt: skip
 
     def records(self, since: float) -> list[dict]:
         return [r for r in map(json.loads, self.log.read_text().splitlines()) if r["arrived"] >= since]

@@ -17,6 +17,9 @@ import argparse
 import asyncio
 import json
 import random
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -96,6 +99,26 @@ class FakeServer:
 
     async def models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+
+def spawn(flags: list[str]) -> tuple[subprocess.Popen, str]:
+    """This server in a process of its own on a free port, once it answers; returns it and its api_base."""
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, __file__, "--port", str(port), *flags]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api_base = f"http://127.0.0.1:{port}/v1"
+    for _ in range(100):
+        try:
+            httpx.get(f"{api_base}/models", timeout=0.5)
+            return process, api_base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError("the fake server did not start")
 
 
 def build_parser() -> argparse.ArgumentParser:

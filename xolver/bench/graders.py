@@ -99,9 +99,6 @@ class Grader:
         self.math = math or MathGrader()
         self.timeout = timeout
 
-    def needs_sandbox(self, problems: list[Problem]) -> bool:
-        return any(is_code(p) for p in problems)
-
     async def grade(self, problem: Problem, answer: str | None) -> bool | None:
         """`answer` is the final answer, or the program for a code problem."""
         if is_code(problem):

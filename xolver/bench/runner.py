@@ -105,9 +105,10 @@ class Evaluator:
         try:
             result = await self.solve(public_view(problem))
         except Exception as exc:
-            return self.failed(problem, exc, seconds=time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            return error_record(problem, exc, method=self.method, dataset=self.dataset, seconds=seconds)
         seconds = time.perf_counter() - start
-        answer = result.code if problem.kind == "code" and result.code else result.answer
+        answer = result.answer  # the program, for a code problem
         base = {
             "id": problem.id, "method": self.method, "dataset": self.dataset, "answer": answer,
             "reference": problem.answer, "verified": result.verified, "iterations": len(result.iterations),
@@ -123,9 +124,6 @@ class Evaluator:
             return BenchRecord(**base, correct=None, error=f"grading failed: {type(exc).__name__}: {exc}")
         by_round = [grades[r.best_answer] for r in result.iterations]
         return BenchRecord(**base, correct=grades[answer], iteration_correct=by_round)
-
-    def failed(self, problem: Problem, exc: BaseException, *, seconds: float = 0.0) -> BenchRecord:
-        return error_record(problem, exc, method=self.method, dataset=self.dataset, seconds=seconds)
 
 
 def error_record(

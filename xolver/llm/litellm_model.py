@@ -48,6 +48,13 @@ def import_litellm() -> ModuleType:
     return litellm
 
 
+def api_key_for(model: str, api_base: str | None, api_key: str | None) -> str | None:
+    """An OpenAI-compatible local server (given as `api_base` or, as litellm reads it, in OPENAI_API_BASE)
+    needs some key, and users rarely set one for it."""
+    local = api_base or (model.startswith("openai/") and os.environ.get("OPENAI_API_BASE"))
+    return api_key or (None if not local or os.environ.get("OPENAI_API_KEY") else "sk-local")
+
+
 class LiteLLMModel:
     """Any model litellm reaches: `openai/<name>` with an `api_base` for a local server, `ollama/...`, ..."""
 
@@ -61,10 +68,7 @@ class LiteLLMModel:
     ) -> None:
         self.name = model
         self.api_base = api_base
-        # An OpenAI-compatible local server (given here or, as litellm reads it, in OPENAI_API_BASE)
-        # needs some key, and users rarely set one for it.
-        local = api_base or (model.startswith("openai/") and os.environ.get("OPENAI_API_BASE"))
-        self.api_key = api_key or (None if not local or os.environ.get("OPENAI_API_KEY") else "sk-local")
+        self.api_key = api_key_for(model, api_base, api_key)
         self.extra = extra or {}
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
@@ -130,9 +134,7 @@ class RouterModel(LiteLLMModel):
                 params: dict[str, Any] = {"model": endpoint.model, "weight": endpoint.weight}
                 if endpoint.api_base:
                     params["api_base"] = endpoint.api_base
-                params["api_key"] = LiteLLMModel(
-                    endpoint.model, api_base=endpoint.api_base, api_key=endpoint.api_key
-                ).api_key
+                params["api_key"] = api_key_for(endpoint.model, endpoint.api_base, endpoint.api_key)
                 deployments.append({"model_name": self.name, "litellm_params": params})
             self._router = litellm.Router(
                 model_list=deployments,
