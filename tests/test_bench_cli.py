@@ -43,9 +43,9 @@ def test_baselines_run_and_the_report_compares_them(tmp_path: Path, fake_server:
         assert "accuracy 33.3% (1/3)" in done.stdout and "left" in done.stdout
         assert [r["correct"] for r in sorted(records(out), key=lambda r: r["id"])] == [True, False, False]
         assert {r["config"]["method"] for r in records(out)} == {method}
-        assert {r["config"]["budget"] for r in records(out)} == {100000}
+        assert {r["config"]["settings"]["budget"] for r in records(out)} == {100000}
         outs.append(str(out))
-    assert {r["config"]["samples"] for r in records(tmp_path / "sc.jsonl")} == {3}
+    assert {r["config"]["settings"]["samples"] for r in records(tmp_path / "sc.jsonl")} == {3}
     report = xolver("bench", "report", *outs, "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     text = (tmp_path / "report" / "report.md").read_text()

@@ -8,23 +8,25 @@ from pathlib import Path
 import pytest
 from helpers import good_team, make_xolver
 
-from xolver.bench.graders import Grader
-from xolver.bench.methods import EvaluatorFactory, make_method
+from xolver.bench.batch import RunSpec, run_batch
 from xolver.bench.report import load_records, summarize, write_report
-from xolver.bench.runner import BenchRecord, Evaluator, public_view, run_benchmark
+from xolver.bench.runner import BenchRecord, Evaluator
 from xolver.config import XolverConfig
 from xolver.errors import ModelServerError
 from xolver.llm.base import ModelRequest
 from xolver.llm.client import ModelClient
 from xolver.llm.testing import ScriptedModel
-from xolver.schema import Problem, TestCase, Usage
+from xolver.runtime import method_settings
+from xolver.schema import Problem, Settings, TestCase, Usage
+from xolver.team.baselines import BASELINES
+from xolver.tools.grading import Grader
 
 FAST = {"retries": 0, "timeout": 5.0, "memory": False, "recall": False, "sandbox": "none"}
 
 
 def method(name: str, model: ScriptedModel, **overrides: object):
-    config = XolverConfig(**{**FAST, **overrides})
-    return make_method(name, ModelClient.from_config(config, model), config)
+    config = method_settings(XolverConfig(**{**FAST, **overrides}), name)
+    return BASELINES[name](ModelClient.from_config(config, model), config).run
 
 
 def problem(answer: str = "6") -> Problem:
@@ -35,7 +37,7 @@ async def test_direct_asks_once_for_the_answer_only() -> None:
     model = ScriptedModel(lambda r: "\\boxed{6}")
     result = await method("direct", model)(problem())
     assert result.answer == "6" and len(model.requests) == 1 and "no explanation" in model.requests[0].prompt
-    assert result.config.method == "direct" and result.config.retrieval == "none" and not result.verified
+    assert result.config.method == "direct" and result.config.settings.retrieval == "none" and not result.verified
 
 
 async def test_cot_asks_for_steps() -> None:
@@ -48,7 +50,7 @@ async def test_self_consistency_takes_the_majority_of_k_samples() -> None:
     replies = iter(["\\boxed{5}", "\\boxed{6}", "no answer at all", "\\boxed{6.0}", "\\boxed{5}", "\\boxed{6}"])
     model = ScriptedModel(lambda r: next(replies))
     result = await method("sc", model, samples=6, seed=1)(problem())
-    assert result.answer == "6" and len(model.requests) == 6 and result.config.samples == 6
+    assert result.answer == "6" and len(model.requests) == 6 and result.config.settings.samples == 6
     assert len({r.seed for r in model.requests}) == 6  # independent samples
     assert all(r.temperature == 0.7 for r in model.requests)
 
@@ -57,7 +59,7 @@ async def test_self_consistency_stops_drawing_at_the_budget() -> None:
     model = ScriptedModel(lambda r: "\\boxed{6} " + "word " * 40)
     result = await method("sc", model, samples=12, agents=2, budget=250)(problem())
     # each call costs ~90 tokens: a first wave of 2 (~180), a second (~360 > 250), then no more
-    assert len(model.requests) == 4 and result.stop_reason == "budget" and result.config.budget == 250
+    assert len(model.requests) == 4 and result.stop_reason == "budget" and result.config.settings.budget == 250
     assert 150 < result.iterations[0].candidates[0].usage.total_tokens * 2 < 250
     assert [len(r.candidates) for r in result.iterations] == [2, 2]
 
@@ -88,7 +90,7 @@ async def test_self_refine_stops_at_the_budget() -> None:
 async def test_the_team_starts_no_round_past_its_budget() -> None:
     xolver = make_xolver(good_team(score="0.5"), iterations=3, budget=50, patience=5)
     result = await xolver.asolve(problem("10063"))
-    assert result.stop_reason == "budget" and len(result.iterations) == 1 and result.config.budget == 50
+    assert result.stop_reason == "budget" and len(result.iterations) == 1 and result.config.settings.budget == 50
 
 
 async def test_a_baseline_whose_calls_all_fail_fails() -> None:
@@ -105,7 +107,7 @@ def test_a_method_sees_neither_the_answer_nor_hidden_tests() -> None:
         tests=[TestCase(input="2", output="4"), TestCase(input="3", output="9", hidden=True)],
         metadata={"solution": "print(int(input())**2)"},
     )  # fmt: skip
-    view = public_view(full)
+    view = full.public_view()
     assert view.answer is None and view.test_code is None and view.metadata == {}
     assert [t.input for t in view.tests] == ["2"] and view.id == full.id and view.text == full.text
 
@@ -122,7 +124,7 @@ async def test_the_evaluator_grades_the_answer_and_each_round() -> None:
     record = await Evaluator("self-refine", solve, Grader(), dataset="toy").evaluate(problem("6"))
     assert seen[0].answer is None
     assert record.correct is True and record.iteration_correct == [False, True] and record.answer == "6"
-    assert record.stop_reason == "max_iterations" and record.config["method"] == "self-refine"
+    assert record.stop_reason == "max_iterations" and record.config.method == "self-refine"
 
 
 async def test_code_problems_are_graded_on_hidden_tests_too(tmp_path: Path) -> None:
@@ -143,9 +145,8 @@ async def test_every_method_runs_through_the_factory_and_the_runner(tmp_path: Pa
     problems = [Problem(id=f"q{i}", text=f"What is {i} plus {i}?", answer=str(2 * i)) for i in range(3)]
     model = ScriptedModel(lambda r: "VERDICT: CORRECT" if "Check the proposed" in r.prompt else "\\boxed{2}")
     for name in ("direct", "cot", "sc", "self-refine"):
-        factory = EvaluatorFactory(name, {**FAST, "samples": 3}, dataset="toy", model=model)
-        written = await run_benchmark(problems, factory().evaluate, tmp_path / f"{name}.jsonl", concurrency=2)
-        factory.close()
+        spec = RunSpec(XolverConfig(**{**FAST, "samples": 3}), method=name, dataset="toy", model=model)
+        written = await run_batch(spec, problems, tmp_path / f"{name}.jsonl", concurrency=2)
         assert sorted((r.id, r.correct) for r in written) == [("q0", False), ("q1", True), ("q2", False)]
         assert {r.method for r in written} == {name}
 
@@ -155,7 +156,8 @@ def record(method: str, correct: bool | None, tokens: int, rounds: list[bool], c
         id=f"{method}-{len(rounds)}-{tokens}-{correct}", method=method, dataset="toy", correct=correct,
         answer="1", iterations=len(rounds), iteration_correct=rounds, seconds=1.0,
         usage=Usage(prompt_tokens=tokens, cost=cost),
-        config={"models": {"solver": "m"}, "agents": 2, "iterations": 2, "method": method},
+        status="graded" if correct is not None else "ungraded",
+        config=Settings(agents=2, iterations=2).run_config({"solver": "m"}, method=method),
     )  # fmt: skip
 
 
@@ -171,7 +173,7 @@ def test_summaries_give_accuracy_cost_of_pass_and_convergence() -> None:
     assert x.accuracy == 0.5 and x.mean_tokens == 2000 and x.cost_of_pass == pytest.approx(0.06)
     assert x.tokens_per_pass == 4000 and x.convergence == [0.0, 0.5] and x.mean_iterations == 1.5
     assert d.graded == 1 and d.accuracy == 1.0 and d.cost_of_pass == pytest.approx(0.002)
-    assert x.configs == ["agents=2, iterations=2"]
+    assert x.configs == ["agents=2, iterations=2, exemplars=3, retrieval=hybrid, seed=None"]
 
 
 def test_report_writes_markdown_summary_and_plots(tmp_path: Path) -> None:

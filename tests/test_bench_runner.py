@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
@@ -16,8 +15,8 @@ import pytest
 from helpers import good_team, make_xolver
 
 from xolver.bench import load_problems, run_benchmark
-from xolver.bench.graders import Grader
-from xolver.bench.runner import Evaluator, error_record, finished_ids
+from xolver.bench.runner import Evaluator, finished_ids
+from xolver.tools.grading import Grader
 
 
 def test_bad_problem_lines_are_reported_by_number(tmp_path: Path) -> None:
@@ -37,7 +36,8 @@ async def test_records_are_written_and_a_rerun_skips_them(tmp_path: Path) -> Non
     written = await run_benchmark(problems, evaluate, out)
     by_id = {r.id: r for r in written}
     assert by_id["a"].correct is True and by_id["b"].correct is False and by_id["a"].usage.calls > 0
-    assert by_id["a"].config["agents"] == 3 and by_id["a"].config["method"] == "xolver"
+    assert by_id["a"].config.settings.agents == 3 and by_id["a"].config.method == "xolver"
+    assert by_id["a"].status == "graded" and by_id["b"].status == "graded"
     assert by_id["a"].iteration_correct == [True] and by_id["a"].dataset == "set"
     assert await run_benchmark(problems, evaluate, out) == []
     assert len(out.read_text().splitlines()) == 2
@@ -53,7 +53,8 @@ async def test_a_failing_problem_is_recorded_and_the_run_goes_on(tmp_path: Path)
 
     written = await run_benchmark(problems, evaluator(solve), tmp_path / "out.jsonl")
     by_id = {r.id: r for r in written}
-    assert by_id["a"].error == "RuntimeError: boom" and by_id["a"].correct is False
+    assert by_id["a"].error == "RuntimeError: boom" and by_id["a"].status == "solve_failed"
+    assert by_id["a"].correct is None, "a crash is not a wrong answer"
     assert by_id["b"].correct is True
 
 
@@ -78,10 +79,11 @@ async def test_a_lost_worker_is_recorded_through_on_error(tmp_path: Path) -> Non
 
     with pytest.raises(ExceptionGroup):
         await run_benchmark(problems, evaluate, tmp_path / "strict.jsonl")
-    on_error = functools.partial(error_record, method="xolver")
+    on_error = Evaluator("xolver", good, Grader()).failed
     written = await run_benchmark(problems, evaluate, tmp_path / "out.jsonl", on_error=on_error)
     by_id = {r.id: r for r in written}
-    assert by_id["a"].error == "ConnectionError: worker died" and by_id["a"].correct is False
+    assert by_id["a"].error == "ConnectionError: worker died" and by_id["a"].status == "solve_failed"
+    assert by_id["a"].correct is None
     assert by_id["b"].correct is True
 
 

@@ -76,7 +76,7 @@ def test_solve_json_against_an_openai_compatible_server() -> None:
     assert all(c["judgement"]["score"] == 1.0 for it in result["iterations"] for c in it["candidates"])
     assert {"calls", "prompt_tokens", "completion_tokens", "seconds"} <= result["usage"].keys()
     assert result["stop_reason"] == "converged"
-    assert result["config"]["agents"] == 2 and result["config"]["models"]["solver"] == "openai/stub"
+    assert result["config"]["settings"]["agents"] == 2 and result["config"]["models"]["solver"] == "openai/stub"
 
 
 def test_solve_summary_is_readable() -> None:
@@ -112,3 +112,47 @@ def test_xolver_toml_in_the_working_directory_is_read(tmp_path: Path, monkeypatc
     monkeypatch.delenv("XOLVER_CONFIG_FILE")
     done = xolver("config", "show", "--json", cwd=tmp_path)
     assert json.loads(done.stdout)["exemplars"] == 7
+
+
+def subcommand(*path: str):
+    """The argparse parser of `xolver <path...>`."""
+    import argparse
+
+    from xolver.cli import build_parser
+
+    parser = build_parser()
+    for name in path:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[name]
+    return parser
+
+
+def test_choices_come_from_the_schema() -> None:
+    from typing import get_args
+
+    from xolver.schema import MethodName, TaskKind, choices
+
+    def options(parser, flag: str) -> list[str]:
+        return next(a.choices for a in parser._actions if flag in a.option_strings)
+
+    run = subcommand("bench", "run")
+    assert options(run, "--method") == list(get_args(MethodName))
+    assert options(run, "--sandbox") == choices("sandbox") and options(run, "--retrieval") == choices("retrieval")
+    assert options(subcommand("solve"), "--kind") == list(get_args(TaskKind))
+
+
+def test_every_run_flag_sets_a_setting_of_the_same_name() -> None:
+    from xolver.schema import Settings
+
+    own = {"help", "config", "problem", "kind", "json"}
+    dests = {a.dest for a in subcommand("solve")._actions} - own
+    assert dests and dests <= set(Settings.model_fields), dests - set(Settings.model_fields)
+
+
+def test_a_bug_in_our_code_is_not_reported_as_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(args: object) -> int:
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr("xolver.cli._run_config_show", broken)
+    with pytest.raises(ValueError, match="internal bug"):
+        main(["config", "show"])

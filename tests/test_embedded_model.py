@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from xolver import Xolver
-from xolver.llm.embedded import find_gguf, shared_server
+from xolver.llm.embedded import SHARED_SERVERS, find_gguf
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
@@ -44,18 +44,39 @@ def test_cli_solve_on_the_embedded_model_within_three_minutes(tmp_path: Path) ->
     assert result["usage"]["calls"] >= 1 + 2 * 2 and result["usage"]["completion_tokens"] > 0
     assert result["stop_reason"] in {"converged", "stable", "max_iterations"}
     assert result["config"]["models"]["solver"] == "embedded/smollm2-135m-instruct"
-    assert result["config"]["memory"] == str(tmp_path / "memory") and result["config"]["recall"] is True
+    settings = result["config"]["settings"]
+    assert settings["memory_dir"] == str(tmp_path / "memory") and settings["recall"] is True
     if result["verified"]:
         assert len(result["memory_writes"]) >= 1
     assert elapsed < 180, f"took {elapsed:.0f}s"
     print(f"\nembedded solve: {elapsed:.1f}s, {result['usage']}")
 
 
+FAST = {"agents": 1, "iterations": 1, "max_tokens": 48, "recall": False, "memory": False, "sandbox": "none"}
+
+
 def test_api_solve_then_close_stops_the_server() -> None:
-    with Xolver(agents=1, iterations=1, max_tokens=64) as xolver:
+    with Xolver(**FAST) as xolver:
         result = xolver.solve("What is 2 plus 2?")
-        server = shared_server(find_gguf(), xolver.config.embedded_threads, xolver.config.embedded_ctx)
+        (server,) = SHARED_SERVERS.running()
         process = server._process
         assert process is not None and process.poll() is None
     assert process.wait(timeout=15) is not None, "closing the Xolver stops its embedded server"
+    assert SHARED_SERVERS.running() == []
     assert result.usage.calls >= 3 and len(result.iterations) == 1
+
+
+async def test_two_teams_share_the_server_and_survive_one_closing() -> None:
+    first, second = Xolver(**FAST), Xolver(**FAST)
+    try:
+        await first.asolve("What is 2 plus 2?")
+        await second.asolve("What is 3 plus 3?")
+        (server,) = SHARED_SERVERS.running()  # one server for both
+        await first.aclose()
+        assert server._process is not None and server._process.poll() is None, "the other team still uses it"
+        result = await second.asolve("What is 4 plus 4?")
+        assert result.usage.failed_calls == 0 and result.usage.calls >= 3
+    finally:
+        await first.aclose()
+        await second.aclose()
+    assert SHARED_SERVERS.running() == [] and server._process is None

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from xolver.bench.datasets import BUILTIN_SIZES, decode_private_tests, load_problems
-from xolver.bench.graders import MathGrader, grade_code
 from xolver.sandbox import ProcessSandbox
+from xolver.tools.grading import MathGrader, grade_code
 
 EQUAL = [
     ("10063", "10063"), ("10063", "10,063"), ("10063", "10063.0"), ("1/2", "0.5"), ("\\frac{1}{2}", "1/2"),

@@ -91,7 +91,7 @@ async def test_a_whole_solve_through_litellm() -> None:
     assert result.answer == "10063" and result.verified
     assert [r.name for r in result.roles] == ["Algebraist", "Calculator"]
     assert result.usage.calls == 6 and result.usage.prompt_tokens == 66 and result.usage.completion_tokens == 42
-    assert result.config.models["solver"] == "openai/stub" and result.config.api_base == api_base
+    assert result.config.models["solver"] == "openai/stub" and result.config.settings.api_base == api_base
 
 
 async def test_replicas_behind_the_router_share_the_requests(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ async def test_replicas_behind_the_router_share_the_requests(tmp_path: Path) -> 
     assert {r.text for r in replies} == {"from a", "from b"} and hits["a"] + hits["b"] == 30
     assert min(hits.values()) >= 5, hits
     assert client.model_name("solver") == "replicas"
-    assert config.run_config(client.model_names()).endpoints == [base_a, base_b]
+    assert [e.api_base for e in config.run_config(client.model_names()).settings.endpoints] == [base_a, base_b]
 
 
 async def test_a_dead_replica_costs_no_failed_call() -> None:

@@ -33,7 +33,8 @@ async def test_happy_path_converges_and_records_everything() -> None:
     # planner draft + selection + 3 solvers + 3 judges; the verifier had a boxed answer already
     assert result.usage.calls == 8 == len(model.requests)
     assert result.usage.prompt_tokens > 0 and result.usage.completion_tokens > 0
-    assert result.config.agents == 3 and result.config.iterations == 2 and result.config.models["judge"] == "scripted"
+    settings = result.config.settings
+    assert settings.agents == 3 and settings.iterations == 2 and result.config.models["judge"] == "scripted"
     kinds = [e.kind for e in events]
     assert kinds[0] == "plan_ready" and kinds[-1] == "verified"
     assert kinds.count("candidate_ready") == 3 and kinds.count("judged") == 3

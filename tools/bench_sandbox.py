@@ -39,7 +39,7 @@ async def run(runs: int) -> None:
         warm = DockerSandbox(pool_size=1)
         warm.warm(1)
         rows.append(("docker, warm pool", await measure(warm, runs)))
-        warm.close()
+        await warm.aclose()
     else:
         print(f"docker: not measured ({problems['docker']})")
     if problems["process"] is None:

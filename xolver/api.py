@@ -1,44 +1,31 @@
 """The Python API: `Xolver(config).solve(problem)`, its async twin, and batch helpers.
 
-Async is the only implementation; the sync methods run it through `run_sync`, which refuses to run
+Async is the only implementation; the sync methods run it through `run_sync`, which refuses to solve
 inside a running event loop (Jupyter, async code) and says to `await` the async method instead.
+A `Xolver` is a thin face over one `Runtime`: `async with Xolver() as team` or `with Xolver() as team`
+closes what it opened.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
-from xolver.bench.graders import Grader
-from xolver.bench.methods import make_method
+from pydantic import ValidationError
+
+from xolver.aio import run_sync
 from xolver.bench.runner import Evaluator
-from xolver.config import XolverConfig, load_config
-from xolver.errors import UserInputError
+from xolver.config import XolverConfig, load_config, validation_message
+from xolver.errors import ConfigError, UserInputError
 from xolver.llm.base import Model
-from xolver.llm.client import ModelClient
-from xolver.llm.embedded import stop_embedded_servers
-from xolver.memory import open_store
 from xolver.memory.base import ExperienceStore
-from xolver.sandbox import open_sandbox
+from xolver.runtime import Runtime
 from xolver.sandbox.base import Sandbox
-from xolver.schema import AgentRole, Problem, SolveResult, TaskKind
-from xolver.team.loop import EventSink, XolverLoop
+from xolver.schema import AgentRole, MethodName, Problem, SolveResult, TaskKind
+from xolver.team.loop import EventSink
 
-T = TypeVar("T")
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """The one bridge from sync to async."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    coro.close()
-    raise RuntimeError(
-        "a sync Xolver method was called inside a running event loop (Jupyter or async code): "
-        "use the async method instead, e.g. `await xolver.asolve(problem)`"
-    )
+_IN_LOOP = "use the async method instead, e.g. `await xolver.asolve(problem)`"
 
 
 def as_problem(problem: str | Problem, kind: TaskKind | None = None) -> Problem:
@@ -47,16 +34,20 @@ def as_problem(problem: str | Problem, kind: TaskKind | None = None) -> Problem:
         return problem if kind is None else problem.model_copy(update={"kind": kind})
     if not isinstance(problem, str) or not problem.strip():
         raise UserInputError("a problem must be non-empty text or a Problem")
-    return Problem(text=problem.strip(), kind=kind or "math")
+    try:
+        return Problem(text=problem.strip(), kind=kind or "math")
+    except ValidationError as exc:
+        raise UserInputError(f"not a valid problem: {validation_message(exc)}") from exc
 
 
 class Xolver:
-    """A team ready to solve problems: one model client and one experience store, shared by every solve.
+    """A team ready to solve problems: one runtime (model client, experience store, sandbox, grader)
+    shared by every solve.
 
     `store` defaults to the configured persistent memory (`memory=False` for none), and `sandbox` to
-    the configured backend (`sandbox="none"` for none: then no agent code runs).
-    `model` is a litellm model string (a configuration override, like every keyword), or a `Model`
-    object such as `ScriptedModel` (or a mapping of one per role) that replaces the configured models.
+    the configured backend (`sandbox="none"` for none: then no agent code runs); objects passed in stay
+    the caller's. `model` is a litellm model string (a configuration override, like every keyword), or a
+    `Model` object such as `ScriptedModel` (or a mapping of one per role) that replaces the configured models.
     """
 
     def __init__(
@@ -71,24 +62,30 @@ class Xolver:
         if isinstance(model, str):
             overrides["model"], model = model, None
         base = config if config is not None else load_config()
-        self.config = XolverConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
-        self.client = ModelClient.from_config(self.config, model)
-        self.store = store if store is not None or not self.config.memory else open_store(self.config)
-        self.sandbox = sandbox
-        if sandbox is None and self.config.sandbox != "none":
-            self.sandbox = open_sandbox(self.config.sandbox)
+        try:
+            self.config = base.changed(**overrides) if overrides else base
+        except ValidationError as exc:
+            raise ConfigError(f"invalid configuration: {validation_message(exc)}") from exc
+        self.runtime = Runtime(self.config, model=model, store=store, sandbox=sandbox)
+
+    @property
+    def store(self) -> ExperienceStore | None:
+        return self.runtime.store
+
+    @property
+    def sandbox(self) -> Sandbox | None:
+        return self.runtime.sandbox
 
     async def asolve(
         self, problem: str | Problem, *, kind: TaskKind | None = None, on_event: EventSink | None = None
     ) -> SolveResult:
         """Solve one problem with the team; `on_event` receives the trace as it happens."""
-        loop = XolverLoop(self.client, self.config, store=self.store, sandbox=self.sandbox, on_event=on_event)
-        return await loop.run(as_problem(problem, kind))
+        return await self.runtime.solve(as_problem(problem, kind), on_event=on_event)
 
     def solve(
         self, problem: str | Problem, *, kind: TaskKind | None = None, on_event: EventSink | None = None
     ) -> SolveResult:
-        return run_sync(self.asolve(problem, kind=kind, on_event=on_event))
+        return run_sync(self.asolve(problem, kind=kind, on_event=on_event), in_loop=_IN_LOOP)
 
     async def asolve_many(
         self,
@@ -134,27 +131,41 @@ class Xolver:
         concurrency: int = 4,
         return_exceptions: bool = False,
     ) -> list[SolveResult | BaseException]:
-        return run_sync(self.asolve_many(problems, concurrency=concurrency, return_exceptions=return_exceptions))
+        return run_sync(
+            self.asolve_many(problems, concurrency=concurrency, return_exceptions=return_exceptions), in_loop=_IN_LOOP
+        )
 
-    def evaluator(self, method: str = "xolver", *, dataset: str | None = None) -> Evaluator:
-        """Solve-and-grade for batch runs (`run_benchmark`) with this instance's model, memory and sandbox;
-        `method` is `xolver` or a baseline (`direct`, `cot`, `sc`, `self-refine`) on the same model."""
-        store = self.store if method == "xolver" else None
-        solve = make_method(method, self.client, self.config, store=store, sandbox=self.sandbox)
-        return Evaluator(method, solve, Grader(self.sandbox), dataset=dataset)
+    def evaluator(self, method: MethodName = "xolver", *, dataset: str | None = None) -> Evaluator:
+        """Solve-and-grade for batch runs (`run_benchmark`) on this team's runtime; `method` is `xolver` or
+        a baseline (`direct`, `cot`, `sc`, `self-refine`) on the same model, with the services it uses."""
+        return Evaluator.of(self.runtime, method, dataset=dataset)
+
+    def reconfigured(self, **changes: Any) -> Xolver:
+        """A team with `changes` applied that shares this one's store, sandbox and (unless the models change)
+        model client; close it as well as this one."""
+        team = object.__new__(Xolver)
+        team.runtime = self.runtime.reconfigured(**changes)
+        team.config = team.runtime.config
+        return team
+
+    async def aclose(self) -> None:
+        """Close what this team opened: its models' server leases, the store, sandbox containers, the grader."""
+        await self.runtime.aclose()
 
     def close(self) -> None:
-        """Stop the embedded model server, if this process started one, and the sandbox's containers."""
-        stop_embedded_servers()
-        close = getattr(self.sandbox, "close", None)
-        if close is not None:
-            close()
+        run_sync(self.aclose())
 
     def __enter__(self) -> Xolver:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> Xolver:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def solve(problem: str | Problem, **overrides: Any) -> SolveResult:

@@ -22,7 +22,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from xolver.api import Xolver
-from xolver.config import XolverConfig
+from xolver.errors import ConfigError
 from xolver.schema import (
     AgentStarted,
     CandidateReady,
@@ -130,6 +130,7 @@ class ChatSession:
         self.console = console
         self.live = live
         self.turns: list[ChatTurn] = []
+        self.replaced: list[Xolver] = []  # teams made by /agents, /model ...: closed when the session ends
 
     def _problem(self, text: str) -> Problem:
         if not self.turns:
@@ -163,12 +164,19 @@ class ChatSession:
 
     def _reconfigure(self, **changes: Any) -> None:
         try:
-            config = XolverConfig.model_validate({**self.xolver.config.model_dump(), **changes})
-        except ValidationError as exc:
-            self.console.print(f"not changed: {exc.errors()[0]['msg']}", style="red")
+            team = self.xolver.reconfigured(**changes)
+        except (ValidationError, ConfigError) as exc:
+            message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            self.console.print(f"not changed: {message}", style="red")
             return
-        self.xolver = Xolver(config, store=self.xolver.store, sandbox=self.xolver.sandbox)
+        self.replaced.append(team)
+        self.xolver = team
         self.console.print(", ".join(f"{k} = {v}" for k, v in changes.items()))
+
+    async def aclose(self) -> None:
+        """Close the teams this session made (the one it was given stays its caller's), newest first."""
+        while self.replaced:
+            await self.replaced.pop().aclose()
 
     async def command(self, line: str) -> bool:
         """Run a slash command; False means leave."""
@@ -230,6 +238,13 @@ async def run_chat(xolver: Xolver) -> int:
         history = Path.home() / ".xolver_history"
         prompt_session = PromptSession(history=FileHistory(str(history)))
         console.print("Xolver chat: ask a question, or /help.", style="bold")
+    try:
+        return await _converse(session, prompt_session)
+    finally:
+        await session.aclose()
+
+
+async def _converse(session: ChatSession, prompt_session: Any) -> int:
     while True:
         try:
             line = await _read_line(prompt_session)

@@ -6,26 +6,35 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xolver.memory.chroma import ChromaExperienceStore
+    from xolver.sandbox.base import ExecResult
 
 EXIT_USER_ERROR = 2
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that override settings; each one's `dest` is the name of a `Settings` field."""
+    from xolver.schema import choices
+
     parser.add_argument("--config", help="path to a xolver.toml (default: ./xolver.toml if present)")
     parser.add_argument("--model", help="litellm model string for every role, or 'embedded'")
     parser.add_argument("--api-base", dest="api_base", help="base URL of an OpenAI-compatible server")
     parser.add_argument("--agents", "-m", type=int, help="m: solver agents per iteration")
     parser.add_argument("--iterations", "-I", type=int, help="I: maximum iterations")
     parser.add_argument("--exemplars", "-k", type=int, help="k: exemplars retrieved from memory")
+    parser.add_argument("--retrieval", choices=choices("retrieval"), help="how exemplars are found")
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--max-tokens", dest="max_tokens", type=int, help="completion tokens per solver call")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--timeout", type=float, help="seconds per model call attempt")
+    parser.add_argument("--solve-deadline", dest="solve_deadline", type=float, help="seconds for one whole solve")
     parser.add_argument("--memory-dir", dest="memory_dir", help="experience memory directory")
     parser.add_argument("--chroma-url", dest="chroma_url", help="a Chroma server holding the experience memory")
     parser.add_argument("--no-memory", dest="memory", action="store_false", default=None, help="no experience memory")
-    parser.add_argument("--sandbox", choices=["auto", "docker", "process", "none"], help="where agents' code runs")
+    parser.add_argument("--sandbox", choices=choices("sandbox"), help="where agents' code runs")
 
 
 def _add_memory_flags(parser: argparse.ArgumentParser) -> None:
@@ -35,12 +44,17 @@ def _add_memory_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from typing import get_args
+
+    from xolver.schema import ExperienceKind, MethodName, TaskKind, choices
+
+    kinds, methods = list(get_args(TaskKind)), list(get_args(MethodName))
     parser = argparse.ArgumentParser(prog="xolver", description="Solve problems with a team of model agents.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     solve = commands.add_parser("solve", help="solve one problem")
     solve.add_argument("problem", help="the problem text, or '-' to read it from standard input")
-    solve.add_argument("--kind", choices=["math", "code", "general"], default="math")
+    solve.add_argument("--kind", choices=kinds, default="math")
     solve.add_argument("--json", action="store_true", help="print the SolveResult as one JSON object")
     _add_run_flags(solve)
 
@@ -56,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     m_search = memory_commands.add_parser("search", help="retrieve experiences like the text")
     m_search.add_argument("text")
     m_search.add_argument("--k", type=int, default=5)
-    m_search.add_argument("--kind", action="append", choices=["solution", "strategy", "code_fragment"])
-    m_search.add_argument("--task-kind", choices=["math", "code", "general"])
+    m_search.add_argument("--kind", action="append", choices=list(get_args(ExperienceKind)))
+    m_search.add_argument("--task-kind", choices=kinds)
     m_search.add_argument("--unverified", action="store_true", help="include unverified experiences")
     m_search.add_argument("--json", action="store_true")
     m_stats = memory_commands.add_parser("stats", help="counts by kind and source")
@@ -86,12 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a JSONL problem file, or a built-in set: humaneval, aime24, aime25, math500, gsm8k",
     )  # fmt: skip
     b_run.add_argument("--out", required=True, help="results JSONL; finished ids in it are skipped")
-    b_run.add_argument("--method", choices=["xolver", "direct", "cot", "sc", "self-refine"], default="xolver")
+    b_run.add_argument("--method", choices=methods, default="xolver")
     b_run.add_argument("--limit", type=int, help="the first N problems only")
     b_run.add_argument("--concurrency", type=int, default=8, help="problems in flight at once")
+    b_run.add_argument("--executor", choices=["local", "ray"], default="local", help="run here, or over Ray")
     b_run.add_argument("--samples", type=int, help="k samples of the self-consistency baseline (sc)")
     b_run.add_argument("--budget", type=int, help="tokens per problem: no new round or sample starts past it")
-    b_run.add_argument("--executor", choices=["local", "ray"], default="local", help="run here, or over Ray")
     b_run.add_argument("--address", help="a Ray cluster to join (default: start a local Ray instance)")
     b_run.add_argument("--workers", type=int, default=2, help="Ray actors, each with its own model client")
     _add_run_flags(b_run)
@@ -104,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     s_run = sandbox_commands.add_parser("run", help="run a Python file in the sandbox")
     s_run.add_argument("file")
     s_run.add_argument("--stdin", help="a file to feed the program on standard input")
-    s_run.add_argument("--backend", choices=["auto", "docker", "process"], default="auto")
+    s_run.add_argument("--backend", choices=[c for c in choices("sandbox") if c != "none"], default="auto")
     s_run.add_argument("--timeout", type=float, default=10.0)
     s_run.add_argument("--json", action="store_true", help="print the ExecResult as JSON")
     sandbox_commands.add_parser("doctor", help="which backends work here, and why not")
@@ -119,12 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("model", "api_base", "agents", "iterations", "exemplars", "temperature", "max_tokens", "seed")
-    values = {name: getattr(args, name) for name in names}
-    values["timeout"] = args.timeout
-    for name in ("memory", "memory_dir", "chroma_url", "sandbox"):
-        values[name] = getattr(args, name, None)
-    return values
+    """The settings the command line sets: every flag named after a `Settings` field, when given."""
+    from xolver.schema import Settings
+
+    return {name: value for name, value in vars(args).items() if name in Settings.model_fields and value is not None}
 
 
 def _problem_text(args: argparse.Namespace) -> str:
@@ -183,10 +195,21 @@ def _run_memory(args: argparse.Namespace) -> int:
     import asyncio
 
     from xolver.config import load_config
-    from xolver.memory import open_store
+    from xolver.memory.chroma import ChromaExperienceStore
+    from xolver.runtime import Runtime
 
     config = load_config(args.config, memory_dir=args.memory_dir, chroma_url=args.chroma_url, memory=True)
-    store = open_store(config)
+
+    async def command(runtime: Runtime) -> int:
+        async with runtime:
+            store = runtime.store
+            assert isinstance(store, ChromaExperienceStore)
+            return await _memory_command(args, store)
+
+    return asyncio.run(command(Runtime(config.changed(sandbox="none"))))
+
+
+async def _memory_command(args: argparse.Namespace, store: ChromaExperienceStore) -> int:
     command = args.memory_command
     if command == "import":
         from xolver.memory.jsonl import read_experiences
@@ -194,20 +217,18 @@ def _run_memory(args: argparse.Namespace) -> int:
         experiences, bad = read_experiences(args.file)
         for line in bad:
             print(f"xolver: {args.file}:{line.line}: skipped: {line.error}", file=sys.stderr)
-        asyncio.run(store.add(experiences))
+        await store.add(experiences)
         print(f"imported {len(experiences)} experiences, skipped {len(bad)} bad lines")
         return EXIT_USER_ERROR if bad and not experiences else 0
     if command == "export":
         from xolver.memory.jsonl import write_experiences
 
-        count = write_experiences(args.file, asyncio.run(store.all()))
+        count = write_experiences(args.file, await store.all())
         print(f"exported {count} experiences to {args.file}")
         return 0
     if command == "search":
-        hits = asyncio.run(
-            store.search(
-                args.text, k=args.k, task_kind=args.task_kind, verified_only=not args.unverified, kinds=args.kind
-            )
+        hits = await store.search(
+            args.text, k=args.k, task_kind=args.task_kind, verified_only=not args.unverified, kinds=args.kind
         )
         rows = [
             {"id": h.experience.id, "kind": h.experience.kind, "content": h.experience.content,
@@ -221,10 +242,10 @@ def _run_memory(args: argparse.Namespace) -> int:
             print(f"[{row['kind']}] {row['id']} sim={similarity} via={row['via']}\n  {row['content'][:200]}")
         return 0
     if command == "stats":
-        stats = asyncio.run(store.stats())
+        stats = await store.stats()
         print(json.dumps(stats) if args.json else "\n".join(f"{k}: {v}" for k, v in stats.items()))
         return 0
-    removed = asyncio.run(store.prune(min_uses=args.min_uses, dry_run=args.dry_run))
+    removed = await store.prune(min_uses=args.min_uses, dry_run=args.dry_run)
     if args.json:
         print(json.dumps({"removed": removed, "dry_run": args.dry_run}))
     else:
@@ -286,20 +307,21 @@ def _run_chat(args: argparse.Namespace) -> int:
     from xolver.chat import run_chat
     from xolver.config import load_config
 
-    with Xolver(load_config(args.config, **_overrides(args))) as xolver:
-        return asyncio.run(run_chat(xolver))
+    async def chat() -> int:
+        async with Xolver(load_config(args.config, **_overrides(args))) as xolver:
+            return await run_chat(xolver)
+
+    return asyncio.run(chat())
 
 
 def _run_bench(args: argparse.Namespace) -> int:
     import asyncio
-    import functools
-    import math
     from pathlib import Path
 
-    from xolver.bench import load_problems, run_benchmark
-    from xolver.bench.methods import EvaluatorFactory
+    from xolver.bench import load_problems
+    from xolver.bench.batch import RunSpec, run_batch
     from xolver.bench.progress import RunProgress
-    from xolver.bench.runner import error_record, finished_ids
+    from xolver.bench.runner import finished_ids
     from xolver.config import load_config
     from xolver.errors import UserInputError
 
@@ -321,33 +343,13 @@ def _run_bench(args: argparse.Namespace) -> int:
         problems = problems[: args.limit]
     if args.concurrency < 1 or args.workers < 1:
         raise UserInputError("--concurrency and --workers must be at least 1")
-    overrides = {**_overrides(args), "samples": args.samples, "budget": args.budget}
-    if args.method != "xolver":  # a baseline uses no memory, recollection or tools; its record says so
-        overrides.update(memory=False, recall=False, exemplars=0, sandbox="none")
-    config = load_config(args.config, **overrides)
-    factory = EvaluatorFactory(
-        method=args.method, config=config.model_dump(mode="json"), dataset=Path(args.dataset).stem,
-        grade_code=any(p.kind == "code" for p in problems),
-    )  # fmt: skip
+    spec = RunSpec(load_config(args.config, **_overrides(args)), method=args.method, dataset=Path(args.dataset).stem)
     resumed = len(finished_ids(Path(args.out)) & {p.id for p in problems})
-    on_error = functools.partial(error_record, method=args.method, dataset=factory.dataset)
-    if args.executor == "ray":
-        from xolver.bench.ray_pool import RayPool
-
-        pool = RayPool(factory, workers=args.workers, per_worker=math.ceil(args.concurrency / args.workers),
-                       address=args.address)  # fmt: skip
-        evaluate, close = pool.evaluate, pool.close
-    else:
-        evaluate, close = factory().evaluate, factory.close
-    label = f"{args.method} on {Path(args.dataset).stem}"
-    try:
-        with RunProgress(len(problems), resumed=resumed, label=label) as progress:
-            written = asyncio.run(
-                run_benchmark(problems, evaluate, args.out, concurrency=args.concurrency,
-                              on_record=progress.update, on_error=on_error)
-            )  # fmt: skip
-    finally:
-        close()
+    with RunProgress(len(problems), resumed=resumed, label=f"{args.method} on {spec.dataset}") as progress:
+        written = asyncio.run(
+            run_batch(spec, problems, args.out, concurrency=args.concurrency, executor=args.executor,
+                      workers=args.workers, address=args.address, on_record=progress.update)
+        )  # fmt: skip
     print(f"{len(written)} problems solved now, {resumed} already in {args.out} | {progress.stats()}")
     return 0
 
@@ -357,8 +359,10 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     import subprocess
     from pathlib import Path
 
+    from xolver.config import load_config
     from xolver.errors import UserInputError
-    from xolver.sandbox import doctor, open_sandbox
+    from xolver.runtime import Runtime
+    from xolver.sandbox import doctor
 
     if args.sandbox_command == "doctor":
         for backend, problem in doctor().items():
@@ -374,14 +378,16 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         stdin = Path(args.stdin).read_text() if args.stdin else None
     except OSError as exc:
         raise UserInputError(f"cannot read {exc.filename}: {exc.strerror}") from exc
-    box = open_sandbox(args.backend)
-    print(f"sandbox: {box.name}", file=sys.stderr)
-    try:
-        result = asyncio.run(box.run(code, stdin=stdin, timeout=args.timeout))
-    finally:
-        close = getattr(box, "close", None)
-        if close is not None:
-            close()
+    config = load_config(memory=False, sandbox=args.backend, sandbox_timeout=args.timeout)
+
+    async def run() -> ExecResult:
+        async with Runtime(config) as runtime:
+            assert runtime.sandbox is not None
+            result = await runtime.sandbox.run(code, stdin=stdin, timeout=args.timeout)
+            print(f"sandbox: {result.backend}", file=sys.stderr)
+            return result
+
+    result = asyncio.run(run())
     if args.json:
         print(result.model_dump_json())
     else:
@@ -418,8 +424,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"xolver: error: {exc}", file=sys.stderr)
     except ModelError as exc:
         print(f"xolver: model error: {exc}", file=sys.stderr)
-    except ValueError as exc:  # a Problem that fails validation
-        print(f"xolver: error: {str(exc).splitlines()[0]}", file=sys.stderr)
     except KeyboardInterrupt:
         print("xolver: interrupted", file=sys.stderr)
         return 130

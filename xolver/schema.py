@@ -8,14 +8,19 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
 
 TaskKind = Literal["math", "code", "general"]
 AgentRole = Literal["planner", "solver", "coder", "judge", "verifier"]
 StopReason = Literal["converged", "stable", "max_iterations", "deadline", "budget"]
 MethodName = Literal["xolver", "direct", "cot", "sc", "self-refine"]
+SandboxBackend = Literal["auto", "docker", "process", "none"]
+RetrievalMode = Literal["hybrid", "dense", "bm25", "none"]
+Routing = Literal["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"]
+EMBEDDED_MODEL = "embedded"
 
 
 def _now() -> datetime:
@@ -51,7 +56,8 @@ class TestCase(Record):
 
 
 class Problem(Record):
-    """A problem to solve. `answer` and `tests` are references for grading, never shown to the team."""
+    """A problem to solve. `answer`, hidden tests, `test_code` and `metadata` are references for grading:
+    the team and every baseline see only `public_view()`."""
 
     id: str = ""
     text: str = Field(min_length=1)
@@ -69,6 +75,13 @@ class Problem(Record):
         if not self.id:
             self.id = "p-" + hashlib.sha256(self.text.encode()).hexdigest()[:10]
         return self
+
+    def public_view(self) -> Problem:
+        """What a method may see: no reference answer, no hidden tests, no grading code, no metadata
+        (which may hold a reference solution)."""
+        return self.model_copy(
+            update={"answer": None, "test_code": None, "tests": [t for t in self.tests if not t.hidden], "metadata": {}}
+        )
 
 
 class Role(Record):
@@ -151,11 +164,14 @@ class Candidate(Record):
         return self.judgement.score if self.judgement else None
 
 
+ExperienceKind = Literal["solution", "strategy", "code_fragment"]
+
+
 class Experience(Record):
     """One entry of experience memory: a solved problem, a strategy, or a verified code fragment."""
 
     id: str = Field(default_factory=new_id)
-    kind: Literal["solution", "strategy", "code_fragment"]
+    kind: ExperienceKind
     problem: str
     content: str
     task_kind: TaskKind = "math"
@@ -187,30 +203,105 @@ class IterationRecord(Record):
     best_score: float | None = None
 
 
+class Endpoint(Record):
+    """One replica behind litellm's Router, e.g. one of several vLLM servers serving the same model."""
+
+    model: str = Field(description="litellm model string, e.g. openai/Qwen2.5-7B-Instruct")
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    weight: int = Field(1, ge=1, description="share of requests, relative to the other endpoints")
+
+
+class Settings(Record):
+    """Everything a run can be configured with, as plain data. `XolverConfig` reads these fields from
+    xolver.toml and `XOLVER_*`; results record them (in `RunConfig`), secrets masked."""
+
+    model: str = Field(EMBEDDED_MODEL, description="litellm model string for every role, or 'embedded'")
+    models: dict[AgentRole, str] = Field(default_factory=dict, description="per-role model overrides")
+    api_base: str | None = Field(None, description="base URL of an OpenAI-compatible server")
+    api_key: SecretStr | None = Field(None, description="API key passed to litellm (else litellm's env vars)")
+    endpoints: list[Endpoint] = Field(
+        default_factory=list, description="replicas of the model behind litellm's Router (replaces model/api_base)"
+    )
+    routing: Routing = Field("simple-shuffle", description="how the Router spreads requests over the endpoints")
+    agents: int = Field(3, ge=1, le=32, description="m: solver agents per iteration")
+    iterations: int = Field(2, ge=1, le=20, description="I: maximum iterations")
+    exemplars: int = Field(3, ge=0, le=50, description="k: exemplars retrieved from experience memory")
+    retrieval: RetrievalMode = Field("hybrid", description="how exemplars are found")
+    memory: bool = Field(True, description="use the persistent experience memory")
+    memory_dir: Path | None = Field(None, description="embedded store directory (default: the user data dir)")
+    chroma_url: str | None = Field(None, description="a Chroma server to share memory, e.g. http://HOST:8000")
+    embedding_model: str = Field("all-MiniLM-L6-v2", description="packaged model name or a local directory")
+    sandbox: SandboxBackend = Field(
+        "auto", description="where agents' code runs: auto picks Docker when its engine answers, else processes"
+    )
+    sandbox_timeout: float = Field(10.0, gt=0, description="seconds per program run")
+    sandbox_concurrency: int = Field(4, ge=1, description="programs running at once in the sandbox, over all solves")
+    min_similarity: float = Field(0.3, ge=-1.0, le=1.0, description="cosine similarity an exemplar needs")
+    recall: bool = Field(True, description="when memory has nothing relevant, the model recalls a similar problem")
+    samples: int = Field(5, ge=1, le=256, description="k: samples drawn by the self-consistency baseline")
+    budget: int | None = Field(
+        None, ge=1, description="tokens per problem: no new round or sample starts once a problem has spent it"
+    )
+    patience: int = Field(2, ge=1, description="stop when the top answer is unchanged this many rounds")
+    verify_threshold: float = Field(0.8, ge=0.0, le=1.0, description="judge score a final answer needs")
+    verify_agreement: int = Field(
+        2, ge=1, description="kept candidates that must give the final answer (at most m) for a judge verification"
+    )
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="sampling temperature of the solvers")
+    control_temperature: float = Field(
+        0.2, ge=0.0, le=2.0, description="temperature of the planner, judge and verifier, whose replies follow a format"
+    )
+    max_tokens: int = Field(512, ge=16, description="completion tokens per solver call")
+    seed: int | None = Field(None, description="base seed; each agent and turn derives its own")
+    timeout: float = Field(120.0, gt=0, description="seconds per model call attempt")
+    retries: int = Field(3, ge=0, le=10, description="retries per model call on timeout, 429, 5xx")
+    retry_delay: float = Field(0.5, ge=0, description="first retry backoff in seconds; doubles each retry")
+    max_concurrency: int = Field(16, ge=1, description="model calls in flight at once, over all problems")
+    solve_deadline: float | None = Field(
+        None, gt=0, description="seconds for one whole solve, from retrieval to learning"
+    )
+    embedded_threads: int | None = Field(None, ge=1, description="CPU threads for the embedded model")
+    embedded_ctx: int = Field(4096, ge=512, description="context window of the embedded model")
+
+    def memory_path(self) -> Path:
+        if self.memory_dir is not None:
+            return self.memory_dir.expanduser()
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("xolver")) / "memory"
+
+    def model_for(self, role: AgentRole) -> str:
+        return self.models.get(role, self.model)
+
+    def changed(self, **changes: Any) -> Any:
+        """A validated copy of the same class with `changes` applied (`model_copy` skips validation)."""
+        values = {name: getattr(self, name) for name in Settings.model_fields}
+        return type(self).model_validate({**values, **changes})
+
+    def run_config(self, models: dict[str, str], method: MethodName = "xolver") -> RunConfig:
+        """The snapshot recorded with every result; `models` are the names of the models actually used."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            xolver_version = version("xolver")
+        except PackageNotFoundError:
+            xolver_version = "0+unknown"
+        values = {name: getattr(self, name) for name in Settings.model_fields}
+        return RunConfig(method=method, settings=Settings(**values), models=models, xolver_version=xolver_version)
+
+
+def choices(field: str) -> list[str]:
+    """The values a `Literal` setting allows: command-line choices derived from the schema."""
+    return [str(value) for value in get_args(Settings.model_fields[field].annotation)]
+
+
 class RunConfig(Record):
     """What a run was configured with, recorded beside its results so numbers can be reproduced."""
 
     method: MethodName = "xolver"
-    agents: int
-    iterations: int
-    exemplars: int
-    samples: int = 1
-    budget: int | None = None
-    retrieval: str
-    memory: str | None = None
-    embedding_model: str | None = None
-    recall: bool = False
-    sandbox: str | None = None
-    models: dict[str, str]
-    api_base: str | None = None
-    endpoints: list[str] = Field(default_factory=list)
-    temperature: float
-    control_temperature: float
-    max_tokens: int
-    seed: int | None
-    patience: int
-    verify_threshold: float = 0.8
-    verify_agreement: int = 2
+    settings: Settings
+    models: dict[str, str] = Field(description="the model each role actually used")
     xolver_version: str
 
 

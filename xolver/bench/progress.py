@@ -27,13 +27,13 @@ class RunProgress:
         self._task: Any = None
 
     def stats(self) -> str:
-        graded = [r for r in self.records if r.correct is not None]
+        graded = [r for r in self.records if r.status == "graded"]
         right = sum(bool(r.correct) for r in graded)
         accuracy = f"{100 * right / len(graded):.1f}% ({right}/{len(graded)})" if graded else "–"
         tokens = sum(r.usage.total_tokens for r in self.records)
         cost = sum(r.usage.cost for r in self.records)
-        errors = sum(1 for r in self.records if r.error)
-        return f"accuracy {accuracy} | {tokens:,} tokens | ${cost:.4f} | {errors} errors | left {self.eta()}"
+        failed = sum(r.status in ("solve_failed", "grade_failed") for r in self.records)
+        return f"accuracy {accuracy} | {tokens:,} tokens | ${cost:.4f} | {failed} failed | left {self.eta()}"
 
     def eta(self) -> str:
         done = len(self.records)
@@ -62,7 +62,7 @@ class RunProgress:
         if self._progress is not None:
             self._progress.update(self._task, advance=1, stats=self.stats())
             return
-        verdict = "error" if record.error else {True: "right", False: "wrong", None: "ungraded"}[record.correct]
+        verdict = {"graded": "right" if record.correct else "wrong"}.get(record.status, record.status)
         done = self.resumed + len(self.records)
         print(f"[{done}/{self.total}] {record.id}: {verdict} | {self.stats()}", file=sys.stderr, flush=True)
 

@@ -1,41 +1,42 @@
 """Spreading a run over a Ray cluster: evaluators live in Ray actors, the driver alone writes results.
 
-Each actor builds its own `Evaluator` from a picklable `EvaluatorFactory` (its own model client, memory
-and sandbox on its machine) and evaluates several problems at once. Records come back to the driver,
-which appends them to the one results file, so resuming after a kill works exactly as in a local run.
+Each actor opens its own `Runtime` from the run's picklable `RunSpec` (its own model client, memory and
+sandbox on its machine) and evaluates several problems at once. Records come back to the driver, which
+appends them to the one results file, so resuming after a kill works exactly as in a local run.
 Ray is an optional extra: `pip install 'xolver[ray]'`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xolver.bench.methods import EvaluatorFactory
-from xolver.bench.runner import BenchRecord
+from xolver.bench.runner import BenchRecord, Evaluator
 from xolver.errors import UserInputError
 from xolver.schema import Problem
 
+if TYPE_CHECKING:
+    from xolver.bench.batch import RunSpec
+
 
 class _EvaluatorActor:
-    def __init__(self, factory: EvaluatorFactory) -> None:
-        self.factory = factory
-        self.evaluator = factory()
+    def __init__(self, spec: RunSpec) -> None:
+        self.runtime = spec.runtime()
+        self.evaluator = Evaluator.of(self.runtime, dataset=spec.dataset)
 
     async def evaluate(self, problem_json: str) -> str:
         record = await self.evaluator.evaluate(Problem.model_validate_json(problem_json))
         return record.model_dump_json()
 
-    def close(self) -> None:
-        self.factory.close()
+    async def close(self) -> None:
+        await self.runtime.aclose()
 
 
 class RayPool:
     """`workers` actors, each with `per_worker` problems in flight; `evaluate` is the runner's hook."""
 
-    def __init__(
-        self, factory: EvaluatorFactory, *, workers: int = 2, per_worker: int = 4, address: str | None = None
-    ) -> None:
+    def __init__(self, spec: RunSpec, *, workers: int = 2, per_worker: int = 4, address: str | None = None) -> None:
         try:
             import ray
         except ImportError as exc:
@@ -44,7 +45,7 @@ class RayPool:
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         actor = ray.remote(num_cpus=0)(_EvaluatorActor)
-        self.actors = [actor.options(max_concurrency=per_worker).remote(factory) for _ in range(workers)]
+        self.actors = [actor.options(max_concurrency=per_worker).remote(spec) for _ in range(workers)]
         self._in_flight = [0] * workers
 
     async def evaluate(self, problem: Problem) -> BenchRecord:
@@ -57,11 +58,11 @@ class RayPool:
         finally:
             self._in_flight[index] -= 1
 
-    def close(self) -> None:
-        """Let every actor stop what it started, then end them."""
+    async def aclose(self) -> None:
+        """Let every actor close its runtime, then end them."""
         ray = self._ray
         for actor in self.actors:
             with contextlib.suppress(Exception):  # an actor already lost has nothing left to close
-                ray.get(actor.close.remote(), timeout=30)
+                await asyncio.wait_for(actor.close.remote(), timeout=30)
             ray.kill(actor)
         self.actors = []

@@ -2,7 +2,8 @@
 
 Rows group records by (dataset, method, solver model); each row also says the configuration it ran
 with, so a number in the table can be reproduced. Cost-of-pass is cost per correct answer; for local
-models, whose cost is 0, tokens per correct answer says the same thing.
+models, whose cost is 0, tokens per correct answer says the same thing. Accuracy is over the graded
+problems; problems whose solve or grading failed are counted apart, never as wrong answers.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from pathlib import Path
 
 from xolver.bench.runner import BenchRecord
 from xolver.jsonl import BadLine, read_jsonl
-from xolver.schema import Record
+from xolver.schema import Record, Settings
 
-CONFIG_KEYS = (
-    "agents", "iterations", "exemplars", "samples", "budget", "retrieval", "temperature", "max_tokens", "seed",
-)  # fmt: skip
+ALWAYS_SHOWN = ("agents", "iterations", "exemplars", "retrieval", "seed")  # m, I, k, retrieval mode, seed
 
 
 class MethodSummary(Record):
@@ -27,7 +26,9 @@ class MethodSummary(Record):
     problems: int
     graded: int
     correct: int
-    errors: int
+    solve_failures: int
+    grade_failures: int
+    judge_failures: int
     accuracy: float | None
     mean_tokens: float
     total_cost: float
@@ -51,13 +52,24 @@ def load_records(paths: Iterable[str | Path]) -> tuple[list[BenchRecord], list[t
 
 
 def _model(record: BenchRecord) -> str:
-    return str((record.config.get("models") or {}).get("solver") or "?")
+    return record.config.models.get("solver", "?") if record.config is not None else "?"
+
+
+_DEFAULTS = Settings()
 
 
 def _config(record: BenchRecord) -> str:
-    config = record.config
-    parts = [f"{key}={config[key]}" for key in CONFIG_KEYS if config.get(key) is not None]
-    return ", ".join(parts)
+    """m, I, k, retrieval and seed, then every other setting that differs from its default."""
+    if record.config is None:
+        return ""
+    settings = record.config.settings
+    shown = [name for name in Settings.model_fields if name in ALWAYS_SHOWN]
+    shown += [
+        name
+        for name in Settings.model_fields
+        if name not in ALWAYS_SHOWN and getattr(settings, name) != getattr(_DEFAULTS, name)
+    ]
+    return ", ".join(f"{name}={getattr(settings, name)}" for name in shown)
 
 
 def convergence(records: Sequence[BenchRecord]) -> list[float | None]:
@@ -79,14 +91,16 @@ def summarize(records: Sequence[BenchRecord]) -> list[MethodSummary]:
         groups[(dataset, method, model)].append(record)
     summaries = []
     for (dataset, method, model), rows in sorted(groups.items()):
-        graded = [r for r in rows if r.correct is not None]
+        graded = [r for r in rows if r.status == "graded"]
         correct = sum(bool(r.correct) for r in graded)
         cost = sum(r.usage.cost for r in rows)
         tokens = sum(r.usage.total_tokens for r in rows)
         summaries.append(
             MethodSummary(
                 dataset=dataset, method=method, model=model, problems=len(rows), graded=len(graded),
-                correct=correct, errors=sum(1 for r in rows if r.error),
+                correct=correct, solve_failures=sum(r.status == "solve_failed" for r in rows),
+                grade_failures=sum(r.status == "grade_failed" for r in rows),
+                judge_failures=sum(r.judge_failures for r in rows),
                 accuracy=correct / len(graded) if graded else None, mean_tokens=tokens / len(rows),
                 total_cost=cost, cost_of_pass=cost / correct if correct else None,
                 tokens_per_pass=tokens / correct if correct else None,
@@ -109,14 +123,15 @@ def render_markdown(summaries: Sequence[MethodSummary], plots: Sequence[str] = (
         lines += [
             f"## {dataset}",
             "",
-            "| method | model | problems | accuracy | correct | errors | mean tokens | cost ($) | cost of pass ($) "
-            "| tokens per pass | mean iterations | mean seconds |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| method | model | problems | accuracy | correct | solve failed | grade failed | judge failures "
+            "| mean tokens | cost ($) | cost of pass ($) | tokens per pass | mean iterations | mean seconds |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in rows:
             accuracy = "–" if s.accuracy is None else f"{100 * s.accuracy:.1f}%"
             lines.append(
-                f"| {s.method} | {s.model} | {s.problems} | {accuracy} | {s.correct}/{s.graded} | {s.errors} "
+                f"| {s.method} | {s.model} | {s.problems} | {accuracy} | {s.correct}/{s.graded} | {s.solve_failures} "
+                f"| {s.grade_failures} | {s.judge_failures} "
                 f"| {_number(s.mean_tokens, 0)} | {s.total_cost:.4f} | {_number(s.cost_of_pass, 4)} "
                 f"| {_number(s.tokens_per_pass, 0)} | {s.mean_iterations:.2f} | {s.mean_seconds:.1f} |"
             )

@@ -2,7 +2,8 @@
 
 Each line is written with a single `write` to a file opened for appending and then synced, so a run
 killed at any moment leaves only whole lines; a rerun with the same output skips the ids already there.
-A problem that fails is recorded with its error and never stops the run.
+A problem that fails is recorded with its error and a status saying so (`solve_failed`, `grade_failed`),
+never as a wrong answer, and never stops the run.
 """
 
 from __future__ import annotations
@@ -13,26 +14,33 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from pydantic import Field
 
-from xolver.bench.graders import Grader
-from xolver.schema import Problem, Record, SolveResult, Usage
+from xolver.runtime import Runtime, Solve, method_settings
+from xolver.schema import MethodName, Problem, Record, RunConfig, Usage
+from xolver.tools.grading import Grader
 
-Solve = Callable[[Problem], Awaitable[SolveResult]]
+Status = Literal["graded", "ungraded", "solve_failed", "grade_failed"]
 
 
 class BenchRecord(Record):
-    """One finished problem of a run: the answer, whether it is right, what it cost, and the configuration."""
+    """One finished problem of a run: the answer, whether it is right, what it cost, and the configuration.
+
+    `status` keeps a crash apart from a wrong answer: `graded` (`correct` is True or False), `ungraded`
+    (no reference to grade against), `solve_failed` or `grade_failed` (`error` says why; `correct` None).
+    """
 
     id: str
-    method: str
+    method: MethodName
     dataset: str | None = None
-    correct: bool | None = Field(description="None: the problem has no reference, or grading failed")
+    status: Status
+    correct: bool | None = Field(description="whether the answer is right; None unless `status` is graded")
     answer: str | None
     reference: str | None = None
     verified: bool = False
+    judge_failures: int = 0
     iterations: int = 0
     iteration_correct: list[bool | None] = Field(
         default_factory=list, description="whether the best answer after each round was right"
@@ -41,7 +49,7 @@ class BenchRecord(Record):
     usage: Usage = Field(default_factory=Usage)
     seconds: float
     error: str | None = None
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: RunConfig | None = None
 
 
 def finished_ids(out: Path) -> set[str]:
@@ -77,43 +85,49 @@ def append_line(out: Path, record: BenchRecord) -> None:
         os.close(fd)
 
 
-def public_view(problem: Problem) -> Problem:
-    """What a method may see: no reference answer, no hidden tests, no grading code, no metadata
-    (which may hold a reference solution). Grading uses the whole problem."""
-    return problem.model_copy(
-        update={
-            "answer": None,
-            "test_code": None,
-            "tests": [t for t in problem.tests if not t.hidden],
-            "metadata": {},
-        }
-    )
-
-
 class Evaluator:
-    """Solves a problem with one method and grades the result, including the best answer after each round."""
+    """Solves a problem with one method and grades the result, including the best answer after each round.
 
-    def __init__(self, method: str, solve: Solve, grader: Grader, *, dataset: str | None = None) -> None:
+    The method gets the problem's public view (and the loop and every baseline take it again themselves,
+    whoever calls them); the reference, hidden tests and test code reach the grader alone.
+    """
+
+    def __init__(
+        self,
+        method: MethodName,
+        solve: Solve,
+        grader: Grader,
+        *,
+        dataset: str | None = None,
+        config: RunConfig | None = None,
+    ) -> None:
         self.method = method
         self.solve = solve
         self.grader = grader
         self.dataset = dataset
+        self.config = config
+
+    @classmethod
+    def of(cls, runtime: Runtime, method: MethodName | None = None, *, dataset: str | None = None) -> Evaluator:
+        """`method` (the runtime's by default) on the runtime's services, graded by its grader."""
+        method = method or runtime.method
+        config = method_settings(runtime.config, method).run_config(runtime.client.model_names(), method=method)
+        return cls(method, runtime.solver(method), runtime.grader, dataset=dataset, config=config)
 
     async def evaluate(self, problem: Problem) -> BenchRecord:
         """Never raises for a failing method or an unreadable answer: the record carries the error."""
         start = time.perf_counter()
         try:
-            result = await self.solve(public_view(problem))
+            result = await self.solve(problem.public_view())
         except Exception as exc:
-            seconds = time.perf_counter() - start
-            return error_record(problem, exc, method=self.method, dataset=self.dataset, seconds=seconds)
+            return self.failed(problem, exc, seconds=time.perf_counter() - start)
         seconds = time.perf_counter() - start
         answer = result.answer  # the program, for a code problem
         base = {
             "id": problem.id, "method": self.method, "dataset": self.dataset, "answer": answer,
-            "reference": problem.answer, "verified": result.verified, "iterations": len(result.iterations),
-            "stop_reason": result.stop_reason, "usage": result.usage, "seconds": seconds,
-            "config": result.config.model_dump(mode="json"),
+            "reference": problem.answer, "verified": result.verified, "judge_failures": result.judge_failures,
+            "iterations": len(result.iterations), "stop_reason": result.stop_reason, "usage": result.usage,
+            "seconds": seconds, "config": result.config,
         }  # fmt: skip
         try:
             grades: dict[str | None, bool | None] = {}
@@ -121,19 +135,31 @@ class Evaluator:
                 if candidate not in grades:
                     grades[candidate] = await self.grader.grade(problem, candidate)
         except Exception as exc:
-            return BenchRecord(**base, correct=None, error=f"grading failed: {type(exc).__name__}: {exc}")
+            error = f"grading failed: {type(exc).__name__}: {exc}"
+            return BenchRecord(**base, status="grade_failed", correct=None, error=error)
         by_round = [grades[r.best_answer] for r in result.iterations]
-        return BenchRecord(**base, correct=grades[answer], iteration_correct=by_round)
+        status: Status = "ungraded" if grades[answer] is None else "graded"
+        return BenchRecord(**base, status=status, correct=grades[answer], iteration_correct=by_round)
+
+    def failed(self, problem: Problem, exc: BaseException, *, seconds: float = 0.0) -> BenchRecord:
+        return failure_record(
+            problem, exc, method=self.method, dataset=self.dataset, config=self.config, seconds=seconds
+        )
 
 
-def error_record(
-    problem: Problem, exc: BaseException, *, method: str, dataset: str | None = None, seconds: float = 0.0
+def failure_record(
+    problem: Problem,
+    exc: BaseException,
+    *,
+    method: MethodName,
+    dataset: str | None,
+    config: RunConfig | None,
+    seconds: float = 0.0,
 ) -> BenchRecord:
-    """The record of a problem whose solve failed: wrong when it could have been graded."""
-    gradable = problem.answer is not None or problem.kind == "code"
+    """The record of a problem whose solve failed (or whose worker was lost): a failure, not a wrong answer."""
     return BenchRecord(
-        id=problem.id, method=method, dataset=dataset, correct=False if gradable else None, answer=None,
-        reference=problem.answer, seconds=seconds, error=f"{type(exc).__name__}: {exc}",
+        id=problem.id, method=method, dataset=dataset, status="solve_failed", correct=None, answer=None,
+        reference=problem.answer, seconds=seconds, error=f"{type(exc).__name__}: {exc}", config=config,
     )  # fmt: skip
 
 

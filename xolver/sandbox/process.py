@@ -10,8 +10,10 @@ otherwise a user namespace maps the caller to root inside and the host user stay
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import signal
 import time
 
 from xolver.sandbox.base import ExecResult, Limits
@@ -70,8 +72,20 @@ class ProcessSandbox:
             async with asyncio.timeout(timeout + GRACE):
                 out, err = await process.communicate(data)
         except TimeoutError:
-            process.kill()
-            await process.wait()
+            await _kill(process)
             return ExecResult(exit_code=None, timed_out=True, duration=time.monotonic() - start, backend=self.name)
+        except asyncio.CancelledError:  # the caller gave up: the program must not outlive its run
+            await asyncio.shield(_kill(process))
+            raise
         result, _ = parse_report(out + err, backend=self.name, fallback_duration=time.monotonic() - start)
         return result
+
+    async def aclose(self) -> None:
+        """Holds nothing between runs."""
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    """Kill the runner's whole session (the namespace's PID 1 goes with it, and every process inside)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    await process.wait()

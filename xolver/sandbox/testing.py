@@ -15,6 +15,7 @@ class ScriptedSandbox:
     def __init__(self, fn: Callable[[str, str | None], str | ExecResult]) -> None:
         self.fn = fn
         self.runs: list[tuple[str, str | None]] = []
+        self.closed = 0
 
     async def run(
         self,
@@ -30,3 +31,6 @@ class ScriptedSandbox:
         if isinstance(outcome, ExecResult):
             return outcome
         return ExecResult(stdout=outcome, exit_code=0, backend=self.name)
+
+    async def aclose(self) -> None:
+        self.closed += 1

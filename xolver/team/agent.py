@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from xolver.config import XolverConfig
+from xolver.errors import ModelError, ModelUnreachable
 from xolver.llm.base import Message, ModelResponse
 from xolver.llm.client import ModelClient
 from xolver.sandbox.base import Sandbox
-from xolver.schema import AgentRole
+from xolver.schema import AgentRole, Settings
 from xolver.team.templates import render
 
 
@@ -16,12 +16,12 @@ class Agent:
     role: AgentRole
     follows_format = True  # planner, judge, verifier: sampled cooler so their replies stay parseable
 
-    def __init__(self, client: ModelClient, config: XolverConfig, sandbox: Sandbox | None = None) -> None:
+    def __init__(self, client: ModelClient, config: Settings, sandbox: Sandbox | None = None) -> None:
         self.client = client
         self.config = config
         self.sandbox = sandbox
 
-    async def ask(
+    async def try_ask(
         self,
         prompt: str,
         *,
@@ -29,15 +29,24 @@ class Agent:
         seed_offset: int = 0,
         role: AgentRole | None = None,
         temperature: float | None = None,
-    ) -> ModelResponse:
-        """One chat turn: the shared system prompt, then `prompt`. Seeds differ per agent and turn."""
+    ) -> ModelResponse | ModelError:
+        """One chat turn: the shared system prompt, then `prompt`; seeds differ per agent and turn.
+
+        A failed call comes back as a value: the model's failure is an observation the caller records (on a
+        candidate, a judgement, a fallback). An unreachable server still raises: no run goes on without it.
+        """
         seed = None if self.config.seed is None else self.config.seed + seed_offset
         messages = [Message(role="system", content=render("system")), Message(role="user", content=prompt)]
         if temperature is None:
             temperature = self.config.control_temperature if self.follows_format else self.config.temperature
-        return await self.client.complete(
-            role or self.role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed
-        )
+        try:
+            return await self.client.complete(
+                role or self.role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed
+            )
+        except ModelUnreachable:
+            raise
+        except ModelError as exc:
+            return exc
 
 
 def clip(text: str, limit: int) -> str:

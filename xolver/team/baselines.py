@@ -20,7 +20,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import Counter
 
-from xolver.errors import ModelError, ModelUnreachable
+from xolver.errors import ModelError
 from xolver.llm.usage import usage_scope
 from xolver.schema import (
     Candidate,
@@ -59,6 +59,7 @@ class Baseline(Agent, ABC):
     method: MethodName
 
     async def run(self, problem: Problem) -> SolveResult:
+        problem = problem.public_view()
         started = time.perf_counter()
         with usage_scope() as usage:
             iterations, stop_reason = await self.rounds(problem, usage)
@@ -91,15 +92,12 @@ class Baseline(Agent, ABC):
     ) -> Candidate:
         """One call; a failed call becomes a candidate with `error` set (an unreachable server stops the run)."""
         with usage_scope() as usage:
-            try:
-                reply = await self.ask(
-                    prompt, max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent,
-                    role="coder" if problem.kind == "code" else "solver", temperature=temperature,
-                )  # fmt: skip
-            except ModelUnreachable:
-                raise
-            except ModelError as exc:
-                return Candidate(role=self.method, agent=agent, iteration=iteration, error=str(exc), usage=usage)
+            reply = await self.try_ask(
+                prompt, max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent,
+                role="coder" if problem.kind == "code" else "solver", temperature=temperature,
+            )  # fmt: skip
+            if isinstance(reply, ModelError):
+                return Candidate(role=self.method, agent=agent, iteration=iteration, error=str(reply), usage=usage)
         text = reply.text.strip()
         code = extract_code(text) if problem.kind == "code" else None
         answer = None if problem.kind == "code" else extract_answer(text, problem.kind)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from xolver.errors import ModelError, ModelUnreachable
+from xolver.errors import ModelError
 from xolver.schema import Candidate, Judgement, Problem
 from xolver.team.agent import Agent, clip
 from xolver.team.parsing import parse_verdict
@@ -44,12 +44,9 @@ class Judge(Agent):
         prompt = render("judge", problem=problem.text, solution=clip(candidate.reasoning, 3000))
         reply_text = ""
         for attempt in range(1, JUDGE_ATTEMPTS + 1):
-            try:
-                reply = await self.ask(prompt, max_tokens=JUDGE_MAX_TOKENS, seed_offset=attempt)
-            except ModelUnreachable:
-                raise
-            except ModelError as exc:
-                return Judgement(candidate_id=candidate.id, status="failed", attempts=attempt, error=str(exc))
+            reply = await self.try_ask(prompt, max_tokens=JUDGE_MAX_TOKENS, seed_offset=attempt)
+            if isinstance(reply, ModelError):
+                return Judgement(candidate_id=candidate.id, status="failed", attempts=attempt, error=str(reply))
             reply_text = reply.text
             score = parse_verdict(reply_text)
             if score is not None:

@@ -1,4 +1,9 @@
-"""The Xolver loop: retrieve, plan, iterate (solve and judge in parallel), verify, learn."""
+"""The Xolver loop: retrieve, plan, iterate (solve and judge in parallel), verify, learn.
+
+The loop sees only the public view of a problem, whoever calls it. One deadline (`solve_deadline`)
+covers the whole solve: a phase it cuts short falls back (no exemplars, stock roles, no more rounds, an
+unverified answer, nothing learned) and the solve returns what it has, with `stop_reason = "deadline"`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from xolver.config import XolverConfig
 from xolver.errors import ModelError
 from xolver.llm.client import ModelClient
 from xolver.llm.usage import usage_scope
@@ -24,16 +28,18 @@ from xolver.schema import (
     PlanReady,
     Problem,
     Role,
+    Settings,
     SolveResult,
     StopReason,
     TraceEvent,
     Usage,
+    Verification,
     Verified,
     new_id,
 )
 from xolver.team.judge import Judge
 from xolver.team.memory_agents import Learner, Recaller
-from xolver.team.planner import Planner
+from xolver.team.planner import Planner, fallback_roles
 from xolver.team.shared import SharedMemory
 from xolver.team.solver import Solver, render_exemplars, render_shared
 from xolver.team.verifier import Verifier
@@ -47,7 +53,7 @@ class XolverLoop:
     def __init__(
         self,
         client: ModelClient,
-        config: XolverConfig,
+        config: Settings,
         *,
         store: ExperienceStore | None = None,
         sandbox: Sandbox | None = None,
@@ -71,22 +77,30 @@ class XolverLoop:
                 await outcome
 
     async def run(self, problem: Problem) -> SolveResult:
+        problem = problem.public_view()
         run_id = new_id()
         started = time.perf_counter()
+        until = None if self.config.solve_deadline is None else asyncio.get_running_loop().time()
+        until = None if until is None else until + self.config.solve_deadline
+        late = False
         with usage_scope() as usage:
-            exemplars = await self._retrieve(problem)
-            roles = await self.planner.plan(problem, self.config.agents)
+            exemplars: list[Experience] = []
+            roles = fallback_roles(problem.kind, self.config.agents, [])
+            try:
+                async with asyncio.timeout_at(until):
+                    exemplars = await self._retrieve(problem)
+                    roles = await self.planner.plan(problem, self.config.agents)
+            except TimeoutError:
+                late = True
             await self._emit(PlanReady(problem_id=problem.id, roles=roles, exemplars=len(exemplars)))
             shared = SharedMemory(self.config.agents)
             iterations: list[IterationRecord] = []
-            stop_reason = await self._iterate(problem, roles, exemplars, shared, iterations, usage)
-            answer, verification = await self.verifier.finalize(problem, shared.best, shared.kept)
+            stop_reason: StopReason = "deadline"
+            if not late:
+                stop_reason = await self._iterate(problem, roles, exemplars, shared, iterations, usage, until)
+            answer, verification = await self._verify(problem, shared, until)
             await self._emit(Verified(problem_id=problem.id, answer=answer, verification=verification))
-            writes = []
-            if self.store is not None:
-                writes = await self.learner.learn(
-                    self.store, problem, shared.best, verification, run_id=run_id, exemplars=exemplars
-                )
+            writes = await self._learn(problem, shared, verification, run_id, exemplars, until)
             if writes:
                 await self._emit(MemoryWritten(problem_id=problem.id, ids=writes))
         return SolveResult(
@@ -112,6 +126,40 @@ class XolverLoop:
             config=self.config.run_config(self.client.model_names()),
         )
 
+    async def _verify(
+        self, problem: Problem, shared: SharedMemory, until: float | None
+    ) -> tuple[str | None, Verification]:
+        """The verifier's answer and check; past the deadline, the best answer so far, unverified."""
+        try:
+            async with asyncio.timeout_at(until):
+                return await self.verifier.finalize(problem, shared.best, shared.kept)
+        except TimeoutError:
+            best = shared.best
+            answer = None if best is None else (best.code if problem.kind == "code" else best.answer)
+            late = "the solve deadline came before verification"
+            return answer, Verification(method="none", passed=False, detail=late)
+
+    async def _learn(
+        self,
+        problem: Problem,
+        shared: SharedMemory,
+        verification: Verification,
+        run_id: str,
+        exemplars: list[Experience],
+        until: float | None,
+    ) -> list[str]:
+        """Write what a verified solve taught; the lesson is drawn within the deadline, and a lesson drawn is
+        stored whole (a store write is quick and must not be cut in half)."""
+        if self.store is None:
+            return []
+        await self.learner.record_use(self.store, exemplars, success=verification.passed)
+        try:
+            async with asyncio.timeout_at(until):
+                lesson = await self.learner.lesson(problem, shared.best, verification, run_id=run_id)
+        except TimeoutError:
+            return []
+        return await self.store.add(lesson) if lesson else []
+
     async def _retrieve(self, problem: Problem) -> list[Experience]:
         """Top-k exemplars from memory; when it has nothing relevant, the model's own recollection."""
         if self.config.exemplars == 0 or self.config.retrieval == "none":
@@ -132,14 +180,14 @@ class XolverLoop:
         shared: SharedMemory,
         iterations: list[IterationRecord],
         usage: Usage,
+        until: float | None,
     ) -> StopReason:
-        """Run up to I rounds; returns why it stopped. A solve deadline or a spent token budget ends the
+        """Run up to I rounds; returns why it stopped. The deadline or a spent token budget ends the
         rounds, not the solve: the team's best so far is verified and returned."""
         exemplar_text = render_exemplars(exemplars)
         previous: dict[int, Candidate] = {}
-        deadline = self.config.solve_deadline
         try:
-            async with asyncio.timeout(deadline):
+            async with asyncio.timeout_at(until):
                 for index in range(self.config.iterations):
                     if index > 0 and spent(usage, self.config.budget):
                         return "budget"

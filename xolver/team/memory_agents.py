@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from xolver.errors import ModelError, ModelUnreachable
+from xolver.errors import ModelError
 from xolver.memory.base import ExperienceStore
 from xolver.schema import Candidate, Experience, Problem, Verification
 from xolver.team.agent import Agent, clip
@@ -30,11 +30,8 @@ class Recaller(Agent):
     follows_format = False
 
     async def recall(self, problem: Problem) -> list[Experience]:
-        try:
-            reply = await self.ask(render("recall", problem=problem.text), max_tokens=RECALL_MAX_TOKENS)
-        except ModelUnreachable:
-            raise
-        except ModelError:
+        reply = await self.try_ask(render("recall", problem=problem.text), max_tokens=RECALL_MAX_TOKENS)
+        if isinstance(reply, ModelError):
             return []
         text = reply.text.strip()
         match = re.search(r"similar problem:\s*(.+?)\s*solution:\s*(.+)", text, re.IGNORECASE | re.DOTALL)
@@ -54,24 +51,20 @@ class Recaller(Agent):
 
 
 class Learner(Agent):
-    """Writes what a verified solve taught back to memory: the solution, the code that passed, a strategy."""
+    """Draws what a verified solve taught (the solution, the code that passed, a strategy) for memory."""
 
     role = "verifier"
 
-    async def learn(
-        self,
-        store: ExperienceStore,
-        problem: Problem,
-        best: Candidate | None,
-        verification: Verification,
-        *,
-        run_id: str,
-        exemplars: list[Experience],
-    ) -> list[str]:
-        """The ids written. Nothing unverified is stored; stored exemplars have their use counted."""
+    async def record_use(self, store: ExperienceStore, exemplars: list[Experience], *, success: bool) -> None:
+        """Count the stored exemplars that were shown, and whether the solve was verified."""
         used = [e.id for e in exemplars if e.provenance.get("recalled_for") is None]
         if used:
-            await store.record_use(used, success=verification.passed)
+            await store.record_use(used, success=success)
+
+    async def lesson(
+        self, problem: Problem, best: Candidate | None, verification: Verification, *, run_id: str
+    ) -> list[Experience]:
+        """The experiences to write; none from an unverified solve."""
         if best is None or not verification.passed:
             return []
         provenance = {"run_id": run_id, "problem_id": problem.id, "model": self.client.model_name("solver")}
@@ -93,14 +86,9 @@ class Learner(Agent):
             )
             solution.links.append(strategy.id)
             records.append(strategy)
-        return await store.add(records)
+        return records
 
     async def _distil(self, problem: Problem, best: Candidate) -> str | None:
         prompt = render("strategy", problem=problem.text, solution=clip(best.reasoning, 2500))
-        try:
-            reply = await self.ask(prompt, max_tokens=STRATEGY_MAX_TOKENS)
-        except ModelUnreachable:
-            raise
-        except ModelError:
-            return None
-        return reply.text.strip() or None
+        reply = await self.try_ask(prompt, max_tokens=STRATEGY_MAX_TOKENS)
+        return None if isinstance(reply, ModelError) else reply.text.strip() or None

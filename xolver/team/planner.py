@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xolver.errors import ModelError, ModelUnreachable
+from xolver.errors import ModelError
 from xolver.schema import Problem, Role, TaskKind
 from xolver.team.agent import Agent
 from xolver.team.parsing import parse_roles, parse_selection
@@ -58,24 +58,14 @@ class Planner(Agent):
         return chosen + fallback_roles(problem.kind, m - len(chosen), chosen)
 
     async def _draft(self, problem: Problem, n: int) -> list[Role]:
-        try:
-            reply = await self.ask(render("planner", problem=problem.text, n=n), max_tokens=PLANNER_MAX_TOKENS)
-        except ModelUnreachable:
-            raise
-        except ModelError:
-            return []
-        return parse_roles(reply.text)[:n]
+        reply = await self.try_ask(render("planner", problem=problem.text, n=n), max_tokens=PLANNER_MAX_TOKENS)
+        return [] if isinstance(reply, ModelError) else parse_roles(reply.text)[:n]
 
     async def _select(self, problem: Problem, drafted: list[Role], m: int) -> list[Role]:
         listing = "\n".join(f"{i}. {role.name}: {role.focus}" for i, role in enumerate(drafted, 1))
-        try:
-            reply = await self.ask(
-                render("selector", problem=problem.text, roles=listing, m=m), max_tokens=40, seed_offset=1
-            )
-            picked = parse_selection(reply.text, len(drafted))[:m]
-        except ModelUnreachable:
-            raise
-        except ModelError:
-            picked = []
+        reply = await self.try_ask(
+            render("selector", problem=problem.text, roles=listing, m=m), max_tokens=40, seed_offset=1
+        )
+        picked = [] if isinstance(reply, ModelError) else parse_selection(reply.text, len(drafted))[:m]
         picked += [i for i in range(len(drafted)) if i not in picked][: m - len(picked)]
         return [drafted[i] for i in sorted(picked)]

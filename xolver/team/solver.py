@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xolver.errors import ModelError, ModelUnreachable
+from xolver.errors import ModelError
 from xolver.llm.usage import usage_scope
 from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
 from xolver.team.agent import Agent, clip
@@ -91,15 +91,12 @@ class Solver(Agent):
         )
         base = {"role": role.name, "agent": agent, "iteration": iteration}
         with usage_scope() as usage:
-            try:
-                reply = await self.ask(
-                    prompt, max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent,
-                    role="coder" if problem.kind == "code" else "solver",
-                )  # fmt: skip
-            except ModelUnreachable:
-                raise
-            except ModelError as exc:
-                return Candidate(**base, error=str(exc), usage=usage)
+            reply = await self.try_ask(
+                prompt, max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent,
+                role="coder" if problem.kind == "code" else "solver",
+            )  # fmt: skip
+            if isinstance(reply, ModelError):
+                return Candidate(**base, error=str(reply), usage=usage)
             text = reply.text.strip()
             if problem.kind == "code":
                 return await self._code_candidate(problem, prompt, text, base, usage, iteration, agent)
@@ -131,16 +128,11 @@ class Solver(Agent):
                 repair = (
                     f"{prompt}\n\nYour program:\n```python\n{code}\n```\nfailed on the sample input:\n{call.output}\n"
                 )
-                try:
-                    fixed = await self.ask(
-                        repair + "Fix it. Reply with the corrected complete program in one ```python block.",
-                        max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent + 500, role="coder",
-                    )  # fmt: skip
-                except ModelUnreachable:
-                    raise
-                except ModelError:
-                    fixed = None
-                if fixed is not None and extract_code(fixed.text):
+                fixed = await self.try_ask(
+                    repair + "Fix it. Reply with the corrected complete program in one ```python block.",
+                    max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent + 500, role="coder",
+                )  # fmt: skip
+                if not isinstance(fixed, ModelError) and extract_code(fixed.text):
                     text = f"{text}\n\n[after running the sample]\n{fixed.text.strip()}"
                     code = extract_code(fixed.text)
         return Candidate(**base, reasoning=text, code=code, tool_calls=calls, usage=usage)

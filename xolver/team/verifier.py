@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xolver.errors import ModelError, ModelUnreachable
+from xolver.errors import ModelError
 from xolver.schema import Candidate, Problem, Verification
 from xolver.team.agent import Agent, clip
 from xolver.team.parsing import extract_answer, extract_boxed
@@ -46,10 +46,7 @@ class Verifier(Agent):
     async def _extract(self, problem: Problem, best: Candidate) -> str | None:
         """Ask the verifier model to state the answer when the solver never wrote it plainly."""
         prompt = render("verifier", problem=problem.text, solution=clip(best.reasoning, 3000))
-        try:
-            reply = await self.ask(prompt, max_tokens=VERIFIER_MAX_TOKENS)
-        except ModelUnreachable:
-            raise
-        except ModelError:
+        reply = await self.try_ask(prompt, max_tokens=VERIFIER_MAX_TOKENS)
+        if isinstance(reply, ModelError):
             return None
         return extract_boxed(reply.text) or extract_answer(reply.text, problem.kind)

@@ -92,6 +92,7 @@ class Grader:
 
     Math and general answers go to `MathGrader`; code runs the problem's tests, hidden ones included,
     in `sandbox`. Grading never raises for a bad answer: an answer that cannot be read is wrong.
+    The runtime builds it and closes it.
     """
 
     def __init__(self, sandbox: Sandbox | None = None, *, math: MathGrader | None = None, timeout: float = 6.0):
@@ -109,8 +110,9 @@ class Grader:
             return None
         return await asyncio.to_thread(self.math.equal, problem.answer, answer)
 
-    def close(self) -> None:
-        self.math.close()
+    async def aclose(self) -> None:
+        """Stop the math worker; a sandbox it was given stays its owner's."""
+        await asyncio.to_thread(self.math.close)
 
 
 def is_code(problem: Problem) -> bool:

@@ -1,0 +1,71 @@
+"""A batch run as data (`RunSpec`) and the one function that carries it out, here or over Ray.
+
+The CLI, the Python API and a Ray worker all start from a `RunSpec`: a typed configuration, a method and
+a dataset name, which reach the runtime (and so the loop) unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from xolver.bench.runner import BenchRecord, Evaluator, failure_record, run_benchmark
+from xolver.llm.base import Model
+from xolver.llm.client import ROLES
+from xolver.runtime import Runtime, method_settings
+from xolver.schema import AgentRole, MethodName, Problem, Settings
+
+Executor = Literal["local", "ray"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a batch run is, as picklable data: a worker anywhere opens the same runtime from it.
+
+    `model` replaces the configured models (a `ScriptedModel` in tests).
+    """
+
+    config: Settings
+    method: MethodName = "xolver"
+    dataset: str | None = None
+    model: Model | Mapping[AgentRole, Model] | None = None
+
+    def runtime(self) -> Runtime:
+        return Runtime(self.config, method=self.method, model=self.model)
+
+    def failed(self, problem: Problem, exc: BaseException) -> BenchRecord:
+        """A problem lost with its worker, recorded by the driver as a failure."""
+        settings = method_settings(self.config, self.method)
+        config = settings.run_config({role: settings.model_for(role) for role in ROLES}, method=self.method)
+        return failure_record(problem, exc, method=self.method, dataset=self.dataset, config=config)
+
+
+async def run_batch(
+    spec: RunSpec,
+    problems: Sequence[Problem],
+    out: str | Path,
+    *,
+    concurrency: int = 8,
+    executor: Executor = "local",
+    workers: int = 2,
+    address: str | None = None,
+    on_record: Callable[[BenchRecord], None] | None = None,
+) -> list[BenchRecord]:
+    """Evaluate `problems` not yet in `out` with `spec`'s method: in this process, or in `workers` Ray
+    actors (`concurrency / workers` problems each) whose records this driver alone writes."""
+    if executor == "ray":
+        from xolver.bench.ray_pool import RayPool
+
+        pool = RayPool(spec, workers=workers, per_worker=math.ceil(concurrency / workers), address=address)
+        try:
+            return await run_benchmark(
+                problems, pool.evaluate, out, concurrency=concurrency, on_record=on_record, on_error=spec.failed
+            )
+        finally:
+            await pool.aclose()
+    async with spec.runtime() as runtime:
+        evaluator = Evaluator.of(runtime, dataset=spec.dataset)
+        return await run_benchmark(problems, evaluator.evaluate, out, concurrency=concurrency, on_record=on_record)

@@ -1,0 +1,58 @@
+"""The sandbox a runtime shares between its solves: a capacity limit over a backend (like the model
+client's wrappers), and a backend opened on its first run when the run may never execute code."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+from xolver.aio import LoopLimit
+from xolver.sandbox.base import ExecResult, Limits, Sandbox
+
+
+class LimitedSandbox:
+    """At most `limit` programs at once through `sandbox` (a Docker backend starts a container per
+    concurrent run); or through the one `LimitedSandbox.opening(open_sandbox, limit)` opens on its first run."""
+
+    def __init__(self, sandbox: Sandbox | None, limit: int, *, opener: Callable[[], Sandbox] | None = None) -> None:
+        if (sandbox is None) == (opener is None):
+            raise ValueError("give a sandbox or a function that opens one")
+        self._sandbox = sandbox
+        self._open = opener
+        self._lock = threading.Lock()
+        self.limit = LoopLimit(limit)
+
+    @classmethod
+    def opening(cls, opener: Callable[[], Sandbox], limit: int) -> LimitedSandbox:
+        return cls(None, limit, opener=opener)
+
+    @property
+    def name(self) -> str:
+        return self._sandbox.name if self._sandbox is not None else "unopened"
+
+    def _backend(self) -> Sandbox:
+        with self._lock:
+            if self._sandbox is None:
+                assert self._open is not None
+                self._sandbox = self._open()
+            return self._sandbox
+
+    async def run(
+        self,
+        code: str,
+        *,
+        stdin: str | None = None,
+        files: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        limits: Limits | None = None,
+    ) -> ExecResult:
+        async with self.limit.slot():
+            backend = self._sandbox or await asyncio.to_thread(self._backend)
+            return await backend.run(code, stdin=stdin, files=files, timeout=timeout, limits=limits)
+
+    async def aclose(self) -> None:
+        with self._lock:
+            sandbox, self._sandbox = self._sandbox, None
+        if sandbox is not None:
+            await sandbox.aclose()
