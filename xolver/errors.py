@@ -9,6 +9,7 @@
     │   ├── ModelRateLimited      HTTP 429                                     (retried)
     │   ├── ModelServerError      HTTP 5xx                                     (retried)
     │   ├── ModelRequestRejected  HTTP 4xx other than 429: our request is wrong (not retried)
+    │   ├── ModelTruncated        the reply was cut at its token limit, also after one larger retry
     │   └── RealModelRequestBlocked  a test touched a real model without opting in
     └── EmbeddedModelError        the embedded model is not installed or its server did not start
 
@@ -73,6 +74,11 @@ class ModelServerError(ModelError):
 
 class ModelRequestRejected(ModelError):
     """The provider refused the request as malformed (HTTP 4xx other than 429)."""
+
+
+class ModelTruncated(ModelError):
+    """The reply was cut at its token limit (`finish_reason: length`), again with a larger limit: a cut
+    reply is never read as an answer or a verdict."""
 
 
 class RealModelRequestBlocked(ModelError):

@@ -93,15 +93,19 @@ class Role(Record):
 
 
 class Usage(Record):
-    """Model usage, added up over calls. `seconds` is time spent inside model calls."""
+    """Model usage, added up over calls. `seconds` is time spent inside model calls; `reasoning_tokens`
+    are the part of `completion_tokens` a model spent thinking; `truncated` counts replies cut at their
+    token limit (each was retried once with a larger limit where allowed, and never parsed)."""
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0
     cost: float = 0.0
     seconds: float = 0.0
     retries: int = 0
     failed_calls: int = 0
+    truncated: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -110,6 +114,31 @@ class Usage(Record):
     def add(self, other: Usage) -> None:
         for name in type(self).model_fields:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class ChatMessage(Record):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ModelCall(Record):
+    """One model call as it was sent and answered: the trace of a solve, and what a replay replays.
+
+    `text` is the final text (what agents parse); `reasoning` is the model's thinking, kept apart.
+    """
+
+    role: AgentRole
+    model: str
+    messages: list[ChatMessage]
+    temperature: float | None
+    max_tokens: int
+    seed: int | None = None
+    text: str = ""
+    reasoning: str = ""
+    finish_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    seconds: float = 0.0
+    error: str | None = None
 
 
 class ToolCall(Record):
@@ -321,6 +350,7 @@ class SolveResult(Record):
     memory_writes: list[str] = Field(default_factory=list)
     judge_failures: int = 0
     usage: Usage
+    calls: list[ModelCall] = Field(default_factory=list, description="every model call, in the order they ended")
     wall_seconds: float
     started_at: datetime = Field(default_factory=_now)
     config: RunConfig

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from xolver.schema import AgentRole, Usage
+from xolver.schema import AgentRole, ChatMessage, Usage
 
-
-class Message(BaseModel):
-    role: Literal["system", "user", "assistant"]
-    content: str
+Message = ChatMessage
 
 
 class ModelRequest(BaseModel):
@@ -30,8 +27,13 @@ class ModelRequest(BaseModel):
 
 
 class ModelResponse(BaseModel):
+    """A reply: the final `text` (the only part agents parse, share or store) and the model's `reasoning`
+    apart. `finish_reason` is "length" when the token limit cut the reply."""
+
     text: str
     model: str
+    reasoning: str = ""
+    finish_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
 
 

@@ -8,19 +8,20 @@ from typing import get_args
 from xolver.llm.base import Message, Model, ModelRequest, ModelResponse
 from xolver.llm.embedded import EmbeddedModel
 from xolver.llm.litellm_model import LiteLLMModel, RouterModel, secret
-from xolver.llm.wrappers import DeadlineModel, LimitedModel, MeteredModel, RetryingModel
+from xolver.llm.wrappers import DeadlineModel, LimitedModel, MeteredModel, RetryingModel, TruncationModel
 from xolver.schema import EMBEDDED_MODEL, AgentRole, Settings
 
 ROLES: tuple[AgentRole, ...] = get_args(AgentRole)
 
 
 def wrap(model: Model, *, timeout: float, retries: int, limit: int, retry_base_delay: float = 0.5) -> Model:
-    """The standard stack: metering outside, then retry, then the concurrency limit, then the deadline.
+    """The standard stack: a cut reply's one larger retry outside, then metering (so both attempts are
+    counted and recorded), then retry of failures, then the concurrency limit, then the deadline.
 
     The limit sits inside the retry so a call waiting out its backoff holds no slot.
     """
     limited = LimitedModel(DeadlineModel(model, timeout), limit)
-    return MeteredModel(RetryingModel(limited, retries, base_delay=retry_base_delay))
+    return TruncationModel(MeteredModel(RetryingModel(limited, retries, base_delay=retry_base_delay)))
 
 
 class ModelClient:

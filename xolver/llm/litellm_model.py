@@ -19,6 +19,7 @@ from xolver.errors import (
     RealModelRequestBlocked,
 )
 from xolver.llm.base import ModelRequest, ModelResponse
+from xolver.llm.reasoning import split_reasoning
 from xolver.schema import Endpoint, Usage
 
 _real_requests_allowed = True
@@ -99,19 +100,7 @@ class LiteLLMModel:
             raise
         except Exception as exc:
             raise translate_error(exc, self.name) from exc
-        choices = getattr(response, "choices", None) or []
-        text = (choices[0].message.content if choices else None) or ""
-        raw_usage = getattr(response, "usage", None)
-        cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost") or 0.0
-        return ModelResponse(
-            text=text,
-            model=self.name,
-            usage=Usage(
-                prompt_tokens=getattr(raw_usage, "prompt_tokens", 0) or 0,
-                completion_tokens=getattr(raw_usage, "completion_tokens", 0) or 0,
-                cost=float(cost),
-            ),
-        )
+        return read_response(response, self.name)
 
     async def _acompletion(self, litellm: ModuleType, kwargs: dict[str, Any]) -> Any:
         return await litellm.acompletion(**kwargs)
@@ -157,6 +146,38 @@ class RouterModel(LiteLLMModel):
     async def _acompletion(self, litellm: ModuleType, kwargs: dict[str, Any]) -> Any:
         kwargs = {k: v for k, v in kwargs.items() if k not in ("api_base", "api_key", "num_retries")}
         return await self.router(litellm).acompletion(**kwargs)
+
+
+def read_response(response: Any, model: str) -> ModelResponse:
+    """litellm's reply as ours: final text and reasoning apart, why it finished, and what it cost.
+
+    Reasoning tokens come from the provider's `completion_tokens_details` where it reports them, else they
+    are estimated as the reasoning's share of the completion's characters.
+    """
+    choices = getattr(response, "choices", None) or []
+    message = choices[0].message if choices else None
+    content = (getattr(message, "content", None) or "") if message is not None else ""
+    text, reasoning = split_reasoning(content, getattr(message, "reasoning_content", None))
+    raw_usage = getattr(response, "usage", None)
+    completion = getattr(raw_usage, "completion_tokens", 0) or 0
+    details = getattr(raw_usage, "completion_tokens_details", None)
+    thinking = getattr(details, "reasoning_tokens", None)
+    if thinking is None:
+        share = len(reasoning) / max(1, len(reasoning) + len(text))
+        thinking = round(completion * share) if reasoning else 0
+    cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost") or 0.0
+    return ModelResponse(
+        text=text,
+        reasoning=reasoning,
+        finish_reason=getattr(choices[0], "finish_reason", None) if choices else None,
+        model=model,
+        usage=Usage(
+            prompt_tokens=getattr(raw_usage, "prompt_tokens", 0) or 0,
+            completion_tokens=completion,
+            reasoning_tokens=min(int(thinking), completion) if completion else int(thinking),
+            cost=float(cost),
+        ),
+    )
 
 
 def translate_error(exc: BaseException, model: str) -> ModelError:

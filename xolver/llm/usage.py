@@ -1,7 +1,8 @@
-"""Usage accounting scoped by context: a solve (and each agent turn) opens a scope, calls charge it.
+"""Usage accounting and call records scoped by context: a solve (and each agent turn) opens a scope,
+calls charge it (and a solve's call log records them).
 
 Scopes nest and are inherited by tasks started inside them, so one shared model client serves many
-concurrent solves while each solve still sees only its own usage.
+concurrent solves while each solve still sees only its own usage and calls.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from xolver.schema import Usage
+from xolver.schema import ModelCall, Usage
 
 _scopes: ContextVar[tuple[Usage, ...]] = ContextVar("xolver_usage_scopes", default=())
+_logs: ContextVar[tuple[list[ModelCall], ...]] = ContextVar("xolver_call_logs", default=())
 
 
 @contextmanager
@@ -30,3 +32,19 @@ def charge(delta: Usage) -> None:
     """Add `delta` to every open scope."""
     for usage in _scopes.get():
         usage.add(delta)
+
+
+@contextmanager
+def call_log() -> Iterator[list[ModelCall]]:
+    """Record every model call made inside this block (and tasks it starts), in the order they end."""
+    calls: list[ModelCall] = []
+    token = _logs.set((*_logs.get(), calls))
+    try:
+        yield calls
+    finally:
+        _logs.reset(token)
+
+
+def log_call(call: ModelCall) -> None:
+    for calls in _logs.get():
+        calls.append(call)

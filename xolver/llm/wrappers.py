@@ -10,10 +10,10 @@ import random
 import time
 
 from xolver.aio import LoopLimit
-from xolver.errors import ModelError, ModelTimeout
+from xolver.errors import ModelError, ModelTimeout, ModelTruncated
 from xolver.llm.base import Model, ModelRequest, ModelResponse
-from xolver.llm.usage import charge
-from xolver.schema import Usage
+from xolver.llm.usage import charge, log_call
+from xolver.schema import ModelCall, Usage
 
 
 class WrapperModel:
@@ -83,15 +83,52 @@ class RetryingModel(WrapperModel):
 
 
 class MeteredModel(WrapperModel):
-    """Charges calls, tokens, cost, seconds and failures to the open usage scopes."""
+    """Charges calls, tokens, cost, seconds, failures and cut replies to the open usage scopes, and
+    records each call (request and reply) in the open call logs."""
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         start = time.perf_counter()
+        call = {
+            "role": request.role, "model": self.name, "messages": request.messages,
+            "temperature": request.temperature, "max_tokens": request.max_tokens, "seed": request.seed,
+        }  # fmt: skip
         try:
             response = await super().complete(request)
-        except ModelError:
-            charge(Usage(calls=1, failed_calls=1, seconds=time.perf_counter() - start))
+        except ModelError as exc:
+            usage = Usage(calls=1, failed_calls=1, seconds=time.perf_counter() - start)
+            charge(usage)
+            log_call(ModelCall(**call, usage=usage, seconds=usage.seconds, error=str(exc)))
             raise
-        delta = response.usage.model_copy(update={"calls": 1, "seconds": time.perf_counter() - start})
-        charge(delta)
+        seconds = time.perf_counter() - start
+        usage = response.usage.model_copy(
+            update={"calls": 1, "seconds": seconds, "truncated": int(response.finish_reason == "length")}
+        )
+        charge(usage)
+        done = {"text": response.text, "reasoning": response.reasoning, "finish_reason": response.finish_reason}
+        log_call(ModelCall(**call, **done, usage=usage, seconds=seconds))
         return response
+
+
+class TruncationModel(WrapperModel):
+    """A reply cut at its token limit is never an answer: it is asked for once more with `growth` times
+    the limit (up to `ceiling`), and if that is cut too the call fails with `ModelTruncated`."""
+
+    def __init__(self, wrapped: Model, *, growth: float = 2.0, ceiling: int = 32768) -> None:
+        super().__init__(wrapped)
+        self.growth = growth
+        self.ceiling = ceiling
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        response = await super().complete(request)
+        if response.finish_reason != "length":
+            return response
+        larger = min(self.ceiling, int(request.max_tokens * self.growth))
+        if larger > request.max_tokens:
+            response = await super().complete(request.model_copy(update={"max_tokens": larger}))
+            if response.finish_reason != "length":
+                return response
+        raise ModelTruncated(
+            f"{self.name}: the reply was cut at its limit of {response.usage.completion_tokens or larger} tokens "
+            f"(finish_reason: length); raise this role's token limit",
+            model=self.name,
+        )

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 
 from xolver.errors import ModelError
-from xolver.llm.usage import usage_scope
+from xolver.llm.usage import call_log, usage_scope
 from xolver.schema import (
     Candidate,
     IterationRecord,
@@ -61,7 +61,7 @@ class Baseline(Agent, ABC):
     async def run(self, problem: Problem) -> SolveResult:
         problem = problem.public_view()
         started = time.perf_counter()
-        with usage_scope() as usage:
+        with usage_scope() as usage, call_log() as calls:
             iterations, stop_reason = await self.rounds(problem, usage)
         chosen = iterations[-1].kept
         drawn = [c for record in iterations for c in record.candidates]
@@ -79,6 +79,7 @@ class Baseline(Agent, ABC):
             iterations=iterations,
             stop_reason=stop_reason,
             usage=usage,
+            calls=calls,
             wall_seconds=time.perf_counter() - started,
             config=self.config.run_config(self.client.model_names(), method=self.method),
         )

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from xolver.errors import ModelError
 from xolver.llm.client import ModelClient
-from xolver.llm.usage import usage_scope
+from xolver.llm.usage import call_log, usage_scope
 from xolver.memory.base import ExperienceStore
 from xolver.sandbox.base import Sandbox
 from xolver.schema import (
@@ -83,7 +83,7 @@ class XolverLoop:
         until = None if self.config.solve_deadline is None else asyncio.get_running_loop().time()
         until = None if until is None else until + self.config.solve_deadline
         late = False
-        with usage_scope() as usage:
+        with usage_scope() as usage, call_log() as calls:
             exemplars: list[Experience] = []
             roles = fallback_roles(problem.kind, self.config.agents, [])
             try:
@@ -122,6 +122,7 @@ class XolverLoop:
                 if c.error is None and c.judgement is not None and c.judgement.status != "scored"
             ),
             usage=usage,
+            calls=calls,
             wall_seconds=time.perf_counter() - started,
             config=self.config.run_config(self.client.model_names()),
         )
