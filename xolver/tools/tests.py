@@ -1,32 +1,37 @@
-"""The `run_tests` tool: a program against a problem's tests, with LiveCodeBench's semantics.
+"""The `run_tests` tool: a program against a problem's tests, graded where the program cannot reach.
 
-Three styles: stdin/stdout tests (one run each, output compared token by token, numbers with a
-tolerance), call/expected tests (one run for all: each call's value compared with its expected literal),
-and a test program (HumanEval's `check(candidate)`, one run: it passes when the program exits 0).
+Three styles, each with LiveCodeBench's semantics for honest programs:
+- stdin/stdout tests: one run each; the output is compared here, token by token, numbers with a tolerance;
+- call/expected tests (`Solution().f(1, 2)`): one run of the harness (harness.py), which calls the program
+  in a child process and sends back each result as plain, type-tagged data; the values are compared here
+  with the expected literal, never with the program's own `==`;
+- a test program (HumanEval's `check(candidate)`): the harness runs the check in its own process on the
+  problem's own code, with the program's entry point reached through that same call protocol.
+
+The harness reads its orders (with a per-run nonce) from stdin, makes itself unreadable to the program,
+and alone writes its report; a report that is missing, late or without the nonce is a failed test. So a
+program that exits early, prints a fake verdict, patches builtins or returns an object equal to
+everything passes nothing.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import math
+import secrets
+from importlib.resources import files
+from typing import Any
 
 from pydantic import Field
 
 from xolver.sandbox.base import Sandbox
-from xolver.schema import Problem, Record
+from xolver.schema import Problem, Record, TestCase
+from xolver.tools.harness import decode
 
-_CALL_HARNESS = """
-
-import ast as __ast, json as __json
-__results = []
-for __call, __expected in __json.loads({cases!r}):
-    try:
-        __results.append([eval(__call) == __ast.literal_eval(__expected), None])
-    except BaseException as __error:
-        __results.append([False, type(__error).__name__ + ": " + str(__error)[:200]])
-print("\\n__XOLVER_RESULTS__" + __json.dumps(__results))
-"""
+HARNESS_SOURCE = (files("xolver.tools") / "harness.py").read_text(encoding="utf-8")
+HARNESS_MARGIN = 1.0  # seconds the harness keeps back to write its report before the sandbox's deadline
 
 
 class TestOutcome(Record):
@@ -72,6 +77,23 @@ def outputs_match(got: str, expected: str) -> bool:
     )
 
 
+def same_value(got: Any, want: Any) -> bool:
+    """Equal as data: the same type (ints and floats count as numbers, compared with a tolerance; a bool is
+    only ever a bool), element by element."""
+    if isinstance(got, bool) or isinstance(want, bool):
+        return type(got) is type(want) and got == want
+    numbers = (int, float)
+    if type(got) in numbers and type(want) in numbers:
+        return got == want or math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9)
+    if type(got) is not type(want):
+        return False
+    if isinstance(want, list | tuple):
+        return len(got) == len(want) and all(same_value(g, w) for g, w in zip(got, want, strict=True))
+    if isinstance(want, dict):
+        return got.keys() == want.keys() and all(same_value(got[k], want[k]) for k in want)
+    return bool(got == want)  # str, bytes, None, complex, sets of plain values: built-in types' own equality
+
+
 def has_tests(problem: Problem) -> bool:
     return bool(problem.tests) or bool(problem.test_code and problem.entry_point)
 
@@ -81,13 +103,7 @@ async def run_tests(
 ) -> TestReport:
     """Run `code` against `problem`'s tests. A problem without tests has a report of 0 of 0."""
     if problem.test_code and problem.entry_point:
-        program = f"{code}\n\n{problem.test_code}\n\ncheck({problem.entry_point})\n"
-        result = await sandbox.run(program, timeout=timeout)
-        detail = "timed out" if result.timed_out else result.stderr.strip().splitlines()[-1:] or [""]
-        return TestReport(
-            passed=int(result.ok), total=1,
-            outcomes=[TestOutcome(index=0, passed=result.ok, detail=detail if isinstance(detail, str) else detail[0])],
-        )  # fmt: skip
+        return await _run_check(sandbox, code, problem, timeout)
     calls = [(i, t) for i, t in enumerate(problem.tests) if t.call is not None]
     stdio = [(i, t) for i, t in enumerate(problem.tests) if t.call is None]
     outcomes: list[TestOutcome] = []
@@ -115,15 +131,63 @@ async def run_tests(
     return TestReport(passed=sum(o.passed for o in outcomes), total=len(outcomes), outcomes=outcomes)
 
 
-async def _run_calls(sandbox: Sandbox, code: str, calls: list, timeout: float) -> list[TestOutcome]:
-    cases = json.dumps([[t.call, t.expected] for _, t in calls])
-    result = await sandbox.run(code + _CALL_HARNESS.format(cases=cases), timeout=timeout)
-    marker = "__XOLVER_RESULTS__"
-    if marker not in result.stdout:
-        why = "timed out" if result.timed_out else (result.stderr.strip().splitlines()[-1:] or ["no result"])[0]
-        return [TestOutcome(index=i, passed=False, detail=str(why)[:300]) for i, _ in calls]
-    results = json.loads(result.stdout.rsplit(marker, 1)[1].strip())
-    return [
-        TestOutcome(index=i, passed=bool(ok), detail=error or ("" if ok else f"{t.call} != {t.expected}"))
-        for (i, t), (ok, error) in zip(calls, results, strict=True)
-    ]
+async def _harness(sandbox: Sandbox, code: str, orders: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """One harness run: its report, or a failure report when none came back whole and signed."""
+    nonce = secrets.token_hex(16)
+    orders = {**orders, "nonce": nonce, "seconds": max(0.5, timeout - HARNESS_MARGIN)}
+    result = await sandbox.run(
+        HARNESS_SOURCE, stdin=json.dumps(orders), files={"candidate.py": code}, timeout=timeout
+    )
+    lines = result.stdout.strip().splitlines()
+    try:
+        report = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        report = None
+    if not isinstance(report, dict) or report.get("nonce") != nonce:
+        why = "timed out" if result.timed_out else "the test harness gave no report"
+        return {"passed": False, "detail": why}
+    return report
+
+
+async def _run_check(sandbox: Sandbox, code: str, problem: Problem, timeout: float) -> TestReport:
+    """HumanEval style: `check(candidate)` runs in the harness on the problem's own code (its helpers)."""
+    orders = {
+        "mode": "check", "check": problem.test_code, "entry_point": problem.entry_point,
+        "context": problem.text if _is_python(problem.text) else None,
+    }  # fmt: skip
+    report = await _harness(sandbox, code, orders, timeout)
+    passed = report.get("passed") is True
+    detail = "" if passed else str(report.get("detail") or "the check failed")
+    return TestReport(passed=int(passed), total=1, outcomes=[TestOutcome(index=0, passed=passed, detail=detail)])
+
+
+async def _run_calls(
+    sandbox: Sandbox, code: str, calls: list[tuple[int, TestCase]], timeout: float
+) -> list[TestOutcome]:
+    report = await _harness(sandbox, code, {"mode": "calls", "calls": [t.call for _, t in calls]}, timeout)
+    results = report.get("results")
+    if not isinstance(results, list) or len(results) != len(calls):
+        why = str(report.get("detail") or "no results")[:300]
+        return [TestOutcome(index=i, passed=False, detail=why) for i, _ in calls]
+    return [_compare(i, t, result) for (i, t), result in zip(calls, results, strict=True)]
+
+
+def _compare(index: int, test: TestCase, result: Any) -> TestOutcome:
+    if not isinstance(result, dict) or result.get("ok") is not True:
+        error = result.get("error") if isinstance(result, dict) else None
+        return TestOutcome(index=index, passed=False, detail=str(error or "no result")[:300])
+    try:
+        got, want = decode(result["value"]), ast.literal_eval(test.expected or "")
+    except (KeyError, TypeError, ValueError, SyntaxError) as exc:
+        return TestOutcome(index=index, passed=False, detail=f"unreadable result: {exc}"[:300])
+    ok = same_value(got, want)
+    detail = "" if ok else f"{test.call} gave {got!r:.100}, expected {test.expected:.100}"
+    return TestOutcome(index=index, passed=ok, detail=detail)
+
+
+def _is_python(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
