@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from helpers import good_team, make_xolver, planner_reply
+from helpers import good_team, make_xolver, planner_reply, printing_sandbox
 
 from xolver import Experience, InMemoryExperienceStore, Problem, SolveResult
 from xolver.errors import ModelServerError, ModelTimeout, ModelUnreachable
@@ -22,16 +22,17 @@ def all_candidates(result: SolveResult):
 async def test_happy_path_converges_and_records_everything() -> None:
     model = good_team()
     events: list[TraceEvent] = []
-    result = await make_xolver(model).asolve("What is 347 times 29?", on_event=events.append)
+    team = make_xolver(model, sandbox=printing_sandbox())
+    result = await team.asolve("What is 347 times 29?", on_event=events.append)
 
     assert result.answer == "10063"
-    assert result.verified and result.verification.method == "judge"
+    assert result.verified and result.verification.method == "tools"
     assert [r.name for r in result.roles] == ["Algebraist", "Calculator", "Checker"]
     assert all(r.source == "planner" for r in result.roles)
     assert result.stop_reason == "converged" and len(result.iterations) == 1
     assert all(c.judgement and c.judgement.score == 1.0 for c in all_candidates(result))
-    # planner draft + selection + 3 solvers + 3 judges; the verifier had a boxed answer already
-    assert result.usage.calls == 8 == len(model.requests)
+    # planner draft + selection + 3 solvers + 3 judges + the verifier's independent program
+    assert result.usage.calls == 9 == len(model.requests)
     assert result.usage.prompt_tokens > 0 and result.usage.completion_tokens > 0
     settings = result.config.settings
     assert settings.agents == 3 and settings.iterations == 2 and result.config.models["judge"] == "scripted"
@@ -103,6 +104,7 @@ async def test_unparsable_judgement_is_retried_once_and_recorded_apart_from_scor
     assert all(j.attempts == 2 for j in judgements) and judge_calls == 6
     assert result.judge_failures == 3
     assert result.verified is False and result.verification.method == "none"
+    assert {e.kind: e.passed for e in result.verification.evidence}["judge"] is None
     assert result.answer == "5"  # the answer still comes out; it is just not verified
 
 
@@ -250,7 +252,7 @@ async def test_exemplars_reach_the_solvers_and_verified_solutions_are_learned() 
         [Experience(kind="solution", problem="What is 12 times 7?", content=r"12*7=84 \boxed{84}", verified=True)]
     )
     model = good_team()
-    xolver = make_xolver(model, store, exemplars=2)
+    xolver = make_xolver(model, store, printing_sandbox(), exemplars=2)
     events: list[TraceEvent] = []
     result = await xolver.asolve("What is 347 times 29?", on_event=events.append)
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import make_xolver, planner_reply
+from helpers import make_xolver, planner_reply, printing_sandbox
 
 from xolver import Experience
 from xolver.cli import main
@@ -185,8 +185,12 @@ def test_memory_on_versus_off_over_related_problems(tmp_path: Path) -> None:
         return f"Multiply: {n} * 3 = {int(n) * 3}. \\boxed{{{int(n) * 3}}}"
 
     def run(store: ChromaExperienceStore | None) -> tuple[list, object]:
-        model = scripted_team(planner=planner_reply, solver=solver, judge="Score: 1", verifier="Multiply the count.")
-        xolver = make_xolver(model, store, iterations=1, exemplars=2)
+        def verifier(request: ModelRequest) -> str:
+            n = request.prompt.split("Problem:\n")[1].split()[2]
+            return f"```python\nprint({int(n) * 3})\n```"
+
+        model = scripted_team(planner=planner_reply, solver=solver, judge="Score: 1", verifier=verifier)
+        xolver = make_xolver(model, store, printing_sandbox(), iterations=1, exemplars=2)
         problems = [f"Each of {n} boxes holds 3 pens. How many pens?" for n in (4, 5, 6)]
         return [xolver.solve(p) for p in problems], model
 

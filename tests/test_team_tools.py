@@ -21,6 +21,13 @@ GOOD = "```python\nprint(sum(map(int, input().split())))\n```"
 CRASHES = "```python\nprint(sum(map(int, input().split(','))))\n```"  # splits on commas: crashes on '1 2 3'
 
 
+def UNSEEN(request: ModelRequest) -> str:
+    """The judge; asked after the solve, it writes tests the team never saw (the third repeats a shown one)."""
+    if "NEW tests" in request.prompt:
+        return '{"input": "4 4", "output": "8"}\n{"input": "0", "output": "0"}\n{"input": "1 2 3", "output": "6"}'
+    return "Score: 1"
+
+
 @pytest.fixture(scope="module")
 def box() -> ProcessSandbox:
     return ProcessSandbox()
@@ -31,7 +38,7 @@ async def test_code_is_judged_by_its_tests_without_asking_the_judge_model(box: P
         return GOOD if "Sum expert" in request.prompt else "```python\nprint(6)\n```"
 
     planner = lambda r: "1, 2" if "Candidate roles" in r.prompt else "Sum expert: sums\nGuesser: guesses\nThird: x"  # noqa: E731
-    model = scripted_team(planner=planner, coder=coder, judge="Score: 1", verifier="Sum every integer on the line.")
+    model = scripted_team(planner=planner, coder=coder, judge=UNSEEN, verifier="Sum every integer on the line.")
     store = InMemoryExperienceStore()
     result = await make_xolver(model, store, box, agents=2, iterations=1).asolve(SUM_PROBLEM)
 
@@ -39,20 +46,24 @@ async def test_code_is_judged_by_its_tests_without_asking_the_judge_model(box: P
     assert judgements["Sum expert"].judge == "tests" and judgements["Sum expert"].score == 1.0
     assert (judgements["Guesser"].passed, judgements["Guesser"].total) == (1, 3)
     assert "1 of 3 tests pass" in judgements["Guesser"].rationale
-    assert not any(r.role == "judge" for r in model.requests)
+    assert [r.role for r in model.requests if r.role == "judge"] == ["judge"], "only to write the unseen tests"
     assert result.verified and result.verification.method == "tests"
+    evidence = {e.kind: e for e in result.verification.evidence}
+    assert evidence["tests"].detail == "3/3" and evidence["unseen_tests"].passed
+    assert evidence["unseen_tests"].detail == "2/2 written after the solve"
     assert result.answer == "print(sum(map(int, input().split())))"
     kinds = sorted(store.experiences[i].kind for i in result.memory_writes)
     assert kinds == ["code_fragment", "solution", "strategy"]
     fragment = next(store.experiences[i] for i in result.memory_writes if store.experiences[i].kind == "code_fragment")
     assert fragment.content == result.answer and fragment.verified
+    assert fragment.evidence[:2] == ["tests 3/3", "unseen_tests 2/2 written after the solve"]
 
 
 async def test_a_program_that_crashes_on_the_sample_is_repaired_once(box: ProcessSandbox) -> None:
     def coder(request: ModelRequest) -> str:
         return GOOD if "failed on the sample input" in request.prompt else CRASHES
 
-    model = scripted_team(planner=planner_reply, coder=coder, judge="Score: 1")
+    model = scripted_team(planner=planner_reply, coder=coder, judge=UNSEEN)
     result = await make_xolver(model, None, box, agents=1, iterations=1).asolve(SUM_PROBLEM)
     candidate = result.iterations[0].candidates[0]
     assert candidate.tool_calls[0].tool == "python" and not candidate.tool_calls[0].ok
@@ -75,6 +86,7 @@ async def test_python_in_a_math_answer_is_run_and_its_output_is_the_answer() -> 
         planner=planner_reply,
         solver="Compute it:\n```python\nprint(347 * 29)\n```\nSo the answer is \\boxed{9999}.",
         judge="Score: 1",
+        verifier="```python\na, b = 347, 29\nprint(a * b)\n```",
     )
     store = InMemoryExperienceStore()
     result = await make_xolver(model, store, sandbox, iterations=1).asolve("What is 347 times 29?")

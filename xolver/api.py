@@ -22,7 +22,7 @@ from xolver.llm.base import Model
 from xolver.memory.base import ExperienceStore
 from xolver.runtime import Runtime
 from xolver.sandbox.base import Sandbox
-from xolver.schema import AgentRole, MethodName, Problem, SolveResult, TaskKind
+from xolver.schema import AgentRole, MethodName, Problem, SandboxBackend, SolveResult, TaskKind
 from xolver.team.loop import EventSink
 
 _IN_LOOP = "use the async method instead, e.g. `await xolver.asolve(problem)`"
@@ -45,9 +45,10 @@ class Xolver:
     shared by every solve.
 
     `store` defaults to the configured persistent memory (`memory=False` for none), and `sandbox` to
-    the configured backend (`sandbox="none"` for none: then no agent code runs); objects passed in stay
-    the caller's. `model` is a litellm model string (a configuration override, like every keyword), or a
-    `Model` object such as `ScriptedModel` (or a mapping of one per role) that replaces the configured models.
+    the configured backend (a backend's name, e.g. `sandbox="none"`: then no agent code runs, or a
+    `Sandbox` object); objects passed in stay the caller's. `model` is a litellm model string (a
+    configuration override, like every keyword), or a `Model` object such as `ScriptedModel` (or a
+    mapping of one per role) that replaces the configured models.
     """
 
     def __init__(
@@ -56,11 +57,13 @@ class Xolver:
         *,
         model: str | Model | Mapping[AgentRole, Model] | None = None,
         store: ExperienceStore | None = None,
-        sandbox: Sandbox | None = None,
+        sandbox: Sandbox | SandboxBackend | None = None,
         **overrides: Any,
     ) -> None:
         if isinstance(model, str):
             overrides["model"], model = model, None
+        if isinstance(sandbox, str):  # a backend's name is a setting, like a model string
+            overrides["sandbox"], sandbox = sandbox, None
         base = config if config is not None else load_config()
         try:
             self.config = base.changed(**overrides) if overrides else base

@@ -185,6 +185,7 @@ class Candidate(Record):
     code: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    certainty: float | None = Field(None, description="mean token probability of the reply, given logprobs")
     error: str | None = None
     judgement: Judgement | None = None
 
@@ -212,14 +213,39 @@ class Experience(Record):
     created_at: datetime = Field(default_factory=_now)
     links: list[str] = Field(default_factory=list)
     provenance: dict[str, str] = Field(default_factory=dict)
+    confidence: float = Field(0.5, ge=0.0, le=1.0, description="how strong the evidence behind it was")
+    evidence: list[str] = Field(default_factory=list, description="the checks it passed")
+
+
+EvidenceKind = Literal[
+    "tests", "unseen_tests", "own_program", "independent_check", "judge", "agreement", "self_certainty"
+]
+
+
+class Evidence(Record):
+    """One check of a final answer. `passed` is None when the check could not be made (no sandbox, no
+    program, no logprobs); `value` is its strength where it has one (a score, a share, a probability)."""
+
+    kind: EvidenceKind
+    passed: bool | None
+    value: float | None = None
+    detail: str = ""
 
 
 class Verification(Record):
-    """How the final answer was checked, and whether the check passed."""
+    """How the final answer was checked: every piece of evidence, the rule that weighed it, the verdict.
 
-    method: Literal["tests", "judge", "none"]
+    `method` names what the verdict rests on: `tests` (code: the visible tests and tests written after the
+    solve), `tools` (an independent computation in the sandbox agreed), `judge` (a judge model and agreement
+    only), `none` (nothing to verify, or the deadline came first).
+    """
+
+    method: Literal["tests", "tools", "judge", "none"]
     passed: bool
     detail: str = ""
+    rule: Literal["evidence", "judge"] = "evidence"
+    evidence: list[Evidence] = Field(default_factory=list)
+    confidence: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class IterationRecord(Record):
@@ -273,9 +299,20 @@ class Settings(Record):
         None, ge=1, description="tokens per problem: no new round or sample starts once a problem has spent it"
     )
     patience: int = Field(2, ge=1, description="stop when the top answer is unchanged this many rounds")
+    verify_rule: Literal["evidence", "judge"] = Field(
+        "evidence",
+        description="evidence: a tool must confirm the answer (tests, or an independent computation in the sandbox); "
+        "judge: a judge score and agreement suffice (weaker; for runs without a sandbox)",
+    )
     verify_threshold: float = Field(0.8, ge=0.0, le=1.0, description="judge score a final answer needs")
     verify_agreement: int = Field(
         2, ge=1, description="kept candidates that must give the final answer (at most m) for a judge verification"
+    )
+    unseen_tests: int = Field(
+        5, ge=0, le=50, description="tests the judge writes after a code solve, which the program must also pass"
+    )
+    logprobs: bool | None = Field(
+        None, description="ask solvers' servers for log-probabilities (self-certainty); None: only the embedded model"
     )
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="sampling temperature of the solvers")
     control_temperature: float = Field(

@@ -66,7 +66,7 @@ class XolverLoop:
         self.planner = Planner(client, config)
         self.solver = Solver(client, config, sandbox)
         self.judge = Judge(client, config, sandbox)
-        self.verifier = Verifier(client, config)
+        self.verifier = Verifier(client, config, sandbox)
         self.recaller = Recaller(client, config)
         self.learner = Learner(client, config)
 

@@ -8,6 +8,7 @@ from xolver.errors import ModelError
 from xolver.memory.base import ExperienceStore
 from xolver.schema import Candidate, Experience, Problem, Verification
 from xolver.team.agent import Agent, clip
+from xolver.team.evidence import summary
 from xolver.team.templates import render
 
 RECALL_MAX_TOKENS = 384
@@ -68,7 +69,10 @@ class Learner(Agent):
         if best is None or not verification.passed:
             return []
         provenance = {"run_id": run_id, "problem_id": problem.id, "model": self.client.model_name("solver")}
-        common = {"problem": problem.text, "task_kind": problem.kind, "source": "self", "verified": True}
+        common = {
+            "problem": problem.text, "task_kind": problem.kind, "source": "self", "verified": True,
+            "confidence": verification.confidence, "evidence": summary(verification.evidence),
+        }  # fmt: skip
         solution = Experience(
             kind="solution", content=best.reasoning, score=best.score or 0.0, provenance=provenance, **common
         )

@@ -6,6 +6,7 @@ the caller decides what that means: a fallback, a retry, or an `unparsed` record
 
 from __future__ import annotations
 
+import json
 import re
 
 from xolver.schema import Role, TaskKind
@@ -82,6 +83,25 @@ def canonical_answer(answer: str | None) -> str | None:
     return s.lower() or None
 
 
+def as_number(answer: str | None) -> float | None:
+    """A plain numeric answer as a number ('1,200', '$8', '3/4', '12.50', '-7'); None for anything else."""
+    s = canonical_answer(answer)
+    if s is None:
+        return None
+    s = s.lstrip("$").rstrip("%").replace("\\$", "")
+    fraction = re.fullmatch(r"(-?\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)", s)
+    if fraction:
+        denominator = float(fraction.group(2))
+        return float(fraction.group(1)) / denominator if denominator else None
+    frac = re.fullmatch(r"(-?)\\frac\{(\d+)\}\{(\d+)\}", s)
+    if frac and int(frac.group(3)):
+        return (-1 if frac.group(1) else 1) * float(frac.group(2)) / float(frac.group(3))
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
 def parse_score(text: str) -> float | None:
     """The last 'Score: S' in a judge reply, scaled into [0, 1] ('7/10', '70', '0.7' all read 0.7)."""
     matches = _SCORE.findall(text)
@@ -113,6 +133,21 @@ def parse_verdict(text: str) -> float | None:
     if wrong != right:
         return 0.0 if wrong else 1.0
     return None
+
+
+def parse_json_lines(text: str) -> list[dict[str, object]]:
+    """Every JSON object written on a line of its own (code fences and chatter around them ignored)."""
+    found: list[dict[str, object]] = []
+    for line in text.splitlines():
+        line = line.strip().rstrip(",")
+        if line.startswith("{") and line.endswith("}"):
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                found.append(value)
+    return found
 
 
 def parse_roles(text: str) -> list[Role]:

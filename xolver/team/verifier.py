@@ -1,15 +1,34 @@
-"""The verifier turns the team's best candidate into a final answer and says how far it was checked."""
+"""The verifier turns the team's best candidate into a final answer and gathers the evidence for it.
+
+Evidence comes from tools where it can: for code, the visible tests and tests the judge writes after the
+solve (the team never saw them, so a program fitted to the examples fails them); for math, the answer's own
+program and an independent program written here and run in the sandbox, compared with the answer
+(numbers directly, expressions with `sympy_check`). The judge's score, agreement between kept candidates
+and the model's self-certainty are recorded too. `evidence.verdict` weighs them by the configured rule.
+"""
 
 from __future__ import annotations
 
+import math
+
+from pydantic import ValidationError
+
 from xolver.errors import ModelError
-from xolver.schema import Candidate, Problem, Verification
+from xolver.schema import Candidate, Evidence, Problem, TestCase, Verification
 from xolver.team.agent import Agent, clip
-from xolver.team.parsing import extract_answer, extract_boxed
+from xolver.team.evidence import CERTAINTY_THRESHOLD, verdict
+from xolver.team.parsing import as_number, extract_answer, extract_boxed, extract_code, parse_json_lines
 from xolver.team.shared import answer_key
 from xolver.team.templates import render
+from xolver.tools.python import run_python
+from xolver.tools.sympy_check import sympy_equal
+from xolver.tools.tests import run_tests
 
 VERIFIER_MAX_TOKENS = 64
+CHECK_MAX_TOKENS = 384
+TESTS_MAX_TOKENS = 768
+STDIN_FORM = '{"input": "<the whole standard input>", "output": "<the exact standard output expected>"}'
+CALL_FORM = '{"call": "<a Python call expression, like the tests above>", "expected": "<the value, a Python literal>"}'
 
 
 class Verifier(Agent):
@@ -24,24 +43,14 @@ class Verifier(Agent):
         answer = best.code if problem.kind == "code" else best.answer
         if answer is None and best.reasoning and problem.kind != "code":
             answer = await self._extract(problem, best)
-        judgement = best.judgement
-        if judgement is not None and judgement.judge == "tests" and judgement.total:
-            passed = judgement.passed == judgement.total
-            detail = f"{judgement.passed} of {judgement.total} tests pass"
-            return answer, Verification(method="tests", passed=passed, detail=detail)
-        score = best.score
-        agree = sum(1 for c in kept if answer_key(c) is not None and answer_key(c) == answer_key(best))
-        if score is None:
-            return answer, Verification(method="none", passed=False, detail="the best candidate is unjudged")
-        # A judge model alone is weak evidence (a small one approves wrong answers), so the answer must
-        # also be the one several candidates reached independently.
-        needed = min(self.config.verify_agreement, len(kept))
-        passed = answer is not None and score >= self.config.verify_threshold and agree >= needed
-        detail = (
-            f"judge score {score:.2f} (threshold {self.config.verify_threshold:.2f}); "
-            f"{agree} of {len(kept)} kept candidates agree ({needed} needed)"
-        )
-        return answer, Verification(method="judge", passed=passed, detail=detail)
+        if answer is None:
+            return None, Verification(method="none", passed=False, detail="the best candidate gave no answer")
+        if problem.kind == "code":
+            evidence = await self._code_evidence(problem, best, answer)
+        else:
+            evidence = [own_program(best), await self._independent_check(problem, answer)]
+        evidence += [judged(best, self.config.verify_threshold), self._agreement(best, kept), certainty(best)]
+        return answer, verdict(problem.kind, evidence, self.config.verify_rule)
 
     async def _extract(self, problem: Problem, best: Candidate) -> str | None:
         """Ask the verifier model to state the answer when the solver never wrote it plainly."""
@@ -50,3 +59,115 @@ class Verifier(Agent):
         if isinstance(reply, ModelError):
             return None
         return extract_boxed(reply.text) or extract_answer(reply.text, problem.kind)
+
+    def _agreement(self, best: Candidate, kept: list[Candidate]) -> Evidence:
+        needed = min(self.config.verify_agreement, len(kept))
+        agree = sum(1 for c in kept if answer_key(c) is not None and answer_key(c) == answer_key(best))
+        detail = f"{agree} of {len(kept)} kept candidates agree ({needed} needed)"
+        if needed < 2:
+            return Evidence(kind="agreement", passed=None, detail=f"{detail}: one candidate has nothing to agree with")
+        return Evidence(kind="agreement", passed=agree >= needed, value=agree / len(kept), detail=detail)
+
+    async def _code_evidence(self, problem: Problem, best: Candidate, code: str) -> list[Evidence]:
+        judgement = best.judgement
+        if judgement is not None and judgement.judge == "tests" and judgement.total:
+            shown = Evidence(
+                kind="tests", passed=judgement.passed == judgement.total,
+                value=(judgement.passed or 0) / judgement.total, detail=f"{judgement.passed}/{judgement.total}",
+            )  # fmt: skip
+        else:
+            shown = Evidence(kind="tests", passed=None, detail="no visible tests")
+        if shown.passed is False:
+            return [shown]  # no point writing more tests for a program that fails the ones it was shown
+        return [shown, await self._unseen_tests(problem, code)]
+
+    async def _unseen_tests(self, problem: Problem, code: str) -> Evidence:
+        """Tests the judge writes now, after the solve, in the style of the problem's; the program must pass them."""
+        if self.sandbox is None or self.config.unseen_tests == 0:
+            return Evidence(kind="unseen_tests", passed=None, detail="no sandbox" if self.sandbox is None else "off")
+        calls = any(t.call is not None for t in problem.tests) or (not problem.tests and problem.entry_point)
+        shown = "\n".join(t.model_dump_json(exclude_defaults=True) for t in problem.tests) or "(none)"
+        prompt = render("unseen_tests", problem=problem.text, shown=shown, count=self.config.unseen_tests,
+                        form=CALL_FORM if calls else STDIN_FORM)  # fmt: skip
+        reply = await self.try_ask(prompt, max_tokens=TESTS_MAX_TOKENS, role="judge")
+        if isinstance(reply, ModelError):
+            return Evidence(kind="unseen_tests", passed=None, detail=f"the judge could not write tests: {reply}")
+        tests = new_tests(reply.text, problem.tests)[: self.config.unseen_tests]
+        if not tests:
+            return Evidence(kind="unseen_tests", passed=None, detail="the judge wrote no usable new test")
+        report = await run_tests(
+            self.sandbox, code, problem.model_copy(update={"tests": tests, "test_code": None}),
+            timeout=self.config.sandbox_timeout,
+        )  # fmt: skip
+        detail = f"{report.passed}/{report.total} written after the solve"
+        if report.passed < report.total:
+            detail += f"; {report.first_failure()}"
+        return Evidence(kind="unseen_tests", passed=report.passed == report.total, value=report.score, detail=detail)
+
+    async def _independent_check(self, problem: Problem, answer: str) -> Evidence:
+        """A program written here from the problem alone (it never sees the candidates), run in the sandbox;
+        it must print a value equal to the answer."""
+        if self.sandbox is None:
+            return Evidence(kind="independent_check", passed=None, detail="no sandbox")
+        reply = await self.try_ask(render("check_program", problem=problem.text), max_tokens=CHECK_MAX_TOKENS)
+        code = None if isinstance(reply, ModelError) else extract_code(reply.text)
+        if code is None:
+            return Evidence(kind="independent_check", passed=None, detail="no check program was written")
+        call = await run_python(self.sandbox, code, timeout=self.config.sandbox_timeout)
+        printed = [line.strip() for line in call.output.splitlines() if line.strip()] if call.ok else []
+        if not printed:
+            why = "the check program failed" if not call.ok else "the check program printed nothing"
+            return Evidence(kind="independent_check", passed=None, detail=why)
+        value = printed[-1]
+        same = await self._same(value, answer)
+        detail = f"an independent program printed {clip(value, 60)}"
+        return Evidence(kind="independent_check", passed=same, detail=detail)
+
+    async def _same(self, computed: str, answer: str) -> bool | None:
+        """Numbers compared here; anything else symbolically, by sympy in the sandbox."""
+        x, y = as_number(computed), as_number(answer)
+        if x is not None and y is not None:
+            return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9)
+        assert self.sandbox is not None
+        return await sympy_equal(self.sandbox, computed, answer, timeout=self.config.sandbox_timeout)
+
+
+def new_tests(reply: str, shown: list[TestCase]) -> list[TestCase]:
+    """The well-formed tests of a reply that are not among those the team was shown."""
+    seen = {(t.input, t.call) for t in shown}
+    tests: list[TestCase] = []
+    for item in parse_json_lines(reply):
+        fields = {k: str(v) for k, v in item.items() if k in ("input", "output", "call", "expected")}
+        try:
+            test = TestCase(**fields)
+        except ValidationError:
+            continue
+        if (test.input is None) == (test.call is None) or (test.input, test.call) in seen:
+            continue
+        seen.add((test.input, test.call))
+        tests.append(test)
+    return tests
+
+
+def own_program(best: Candidate) -> Evidence:
+    """A candidate whose own code failed is never verified; one without code has nothing to say here."""
+    runs = [call for call in best.tool_calls if call.tool == "python"]
+    if not runs:
+        return Evidence(kind="own_program", passed=None, detail="no program")
+    ok = all(call.ok for call in runs)
+    return Evidence(kind="own_program", passed=ok, detail="ran cleanly" if ok else "its program failed")
+
+
+def judged(best: Candidate, threshold: float) -> Evidence:
+    judgement = best.judgement
+    if judgement is None or judgement.status != "scored" or judgement.score is None:
+        return Evidence(kind="judge", passed=None, detail="not scored")
+    return Evidence(kind="judge", passed=judgement.score >= threshold, value=judgement.score,
+                    detail=f"{judgement.score:.2f} by {judgement.judge} (threshold {threshold:.2f})")  # fmt: skip
+
+
+def certainty(best: Candidate) -> Evidence:
+    if best.certainty is None:
+        return Evidence(kind="self_certainty", passed=None, detail="no log-probabilities")
+    return Evidence(kind="self_certainty", passed=best.certainty >= CERTAINTY_THRESHOLD, value=best.certainty,
+                    detail=f"mean token probability {best.certainty:.2f}")  # fmt: skip
