@@ -166,3 +166,37 @@ def test_confidence_weighs_tools_above_opinions() -> None:
     assert confidence([ev("independent_check", True), ev("judge", False)]) == 0.75
     assert confidence([ev("independent_check", False), ev("judge", True)]) == 0.25
     assert confidence([ev("independent_check", None)]) == 0.0
+
+
+def test_verified_precision_and_recall_are_reported_per_method() -> None:
+    from xolver.bench.report import render_markdown, summarize
+    from xolver.bench.runner import BenchRecord
+    from xolver.schema import Settings, Verification
+
+    def record(i: int, correct: bool, verified: bool, judge_says: bool) -> BenchRecord:
+        evidence = [ev("judge", judge_says), ev("agreement", judge_says), ev("independent_check", verified)]
+        verification = Verification(method="tools", passed=verified, evidence=evidence)
+        return BenchRecord(
+            id=f"q{i}", method="xolver", status="graded", correct=correct, answer="1", verified=verified,
+            verification=verification, seconds=1.0, config=Settings().run_config({"solver": "m"}),
+        )  # fmt: skip
+
+    records = [record(0, True, True, True), record(1, True, False, True), record(2, False, False, True),
+               record(3, False, True, False), record(4, True, True, True)]  # fmt: skip
+    (s,) = summarize(records)
+    assert (s.verified, s.verified_precision, s.verified_recall) == (3, 2 / 3, 2 / 3)
+    assert (s.judge_rule_verified, s.judge_rule_precision) == (4, 3 / 4)
+    assert "| xolver | 3 | 66.7% | 66.7% | 4 | 75.0% |" in render_markdown([s])
+
+
+def test_certainty_is_the_mean_token_probability() -> None:
+    import math
+    from types import SimpleNamespace
+
+    from xolver.llm.litellm_model import read_response
+
+    tokens = [SimpleNamespace(logprob=math.log(p)) for p in (0.9, 0.5, 0.7)]
+    choice = SimpleNamespace(message=SimpleNamespace(content="8", reasoning_content=None), finish_reason="stop",
+                             logprobs=SimpleNamespace(content=tokens))  # fmt: skip
+    reply = read_response(SimpleNamespace(choices=[choice], usage=None), "m")
+    assert reply.certainty is not None and abs(reply.certainty - 0.7) < 1e-9

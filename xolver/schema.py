@@ -340,6 +340,11 @@ class Settings(Record):
     def model_for(self, role: AgentRole) -> str:
         return self.models.get(role, self.model)
 
+    def wants_logprobs(self, role: AgentRole) -> bool:
+        """Whether `role`'s calls ask for log-probabilities: as configured, else only of the embedded model,
+        whose server is known to give them (a server that does not may refuse the request)."""
+        return self.logprobs if self.logprobs is not None else self.model_for(role) == EMBEDDED_MODEL
+
     def changed(self, **changes: Any) -> Any:
         """A validated copy of the same class with `changes` applied (`model_copy` skips validation)."""
         values = {name: getattr(self, name) for name in Settings.model_fields}

@@ -33,7 +33,12 @@ class RunProgress:
         tokens = sum(r.usage.total_tokens for r in self.records)
         cost = sum(r.usage.cost for r in self.records)
         failed = sum(r.status in ("solve_failed", "grade_failed") for r in self.records)
-        return f"accuracy {accuracy} | {tokens:,} tokens | ${cost:.4f} | {failed} failed | left {self.eta()}"
+        verified = [r for r in graded if r.verified]
+        precision = f"{100 * sum(bool(r.correct) for r in verified) / len(verified):.0f}%" if verified else "–"
+        return (
+            f"accuracy {accuracy} | verified {len(verified)} (precision {precision}) | {tokens:,} tokens "
+            f"| ${cost:.4f} | {failed} failed | left {self.eta()}"
+        )
 
     def eta(self) -> str:
         done = len(self.records)

@@ -12,9 +12,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from pydantic import Field
+
 from xolver.bench.runner import BenchRecord
 from xolver.jsonl import BadLine, read_jsonl
 from xolver.schema import Record, Settings
+from xolver.team.evidence import judge_rule
 
 ALWAYS_SHOWN = ("agents", "iterations", "exemplars", "retrieval", "seed")  # m, I, k, retrieval mode, seed
 
@@ -30,6 +33,11 @@ class MethodSummary(Record):
     grade_failures: int
     judge_failures: int
     accuracy: float | None
+    verified: int
+    verified_precision: float | None = Field(description="of the verified answers, the share that are right")
+    verified_recall: float | None = Field(description="of the right answers, the share that were verified")
+    judge_rule_precision: float | None = Field(description="verified precision had the judge rule decided")
+    judge_rule_verified: int = 0
     mean_tokens: float
     total_cost: float
     cost_of_pass: float | None
@@ -93,6 +101,8 @@ def summarize(records: Sequence[BenchRecord]) -> list[MethodSummary]:
     for (dataset, method, model), rows in sorted(groups.items()):
         graded = [r for r in rows if r.status == "graded"]
         correct = sum(bool(r.correct) for r in graded)
+        verified = [r for r in graded if r.verified]
+        by_judge = [r for r in graded if r.verification is not None and judge_rule_verifies(r)]
         cost = sum(r.usage.cost for r in rows)
         tokens = sum(r.usage.total_tokens for r in rows)
         summaries.append(
@@ -101,7 +111,9 @@ def summarize(records: Sequence[BenchRecord]) -> list[MethodSummary]:
                 correct=correct, solve_failures=sum(r.status == "solve_failed" for r in rows),
                 grade_failures=sum(r.status == "grade_failed" for r in rows),
                 judge_failures=sum(r.judge_failures for r in rows),
-                accuracy=correct / len(graded) if graded else None, mean_tokens=tokens / len(rows),
+                accuracy=correct / len(graded) if graded else None, verified=len(verified),
+                verified_precision=share(verified), verified_recall=share_verified([r for r in graded if r.correct]),
+                judge_rule_precision=share(by_judge), judge_rule_verified=len(by_judge), mean_tokens=tokens / len(rows),
                 total_cost=cost, cost_of_pass=cost / correct if correct else None,
                 tokens_per_pass=tokens / correct if correct else None,
                 mean_iterations=sum(r.iterations for r in rows) / len(rows),
@@ -110,6 +122,27 @@ def summarize(records: Sequence[BenchRecord]) -> list[MethodSummary]:
             )
         )  # fmt: skip
     return summaries
+
+
+def share(verified: Sequence[BenchRecord]) -> float | None:
+    """Verified precision: of these verified records, the share that are right."""
+    return sum(bool(r.correct) for r in verified) / len(verified) if verified else None
+
+
+def share_verified(right: Sequence[BenchRecord]) -> float | None:
+    """Verified recall: of these right records, the share that were verified."""
+    return sum(r.verified for r in right) / len(right) if right else None
+
+
+def judge_rule_verifies(record: BenchRecord) -> bool:
+    """What the judge rule (a judge score and agreement) would have said of this record's evidence."""
+    assert record.verification is not None
+    task = "code" if any(e.kind in ("tests", "unseen_tests") for e in record.verification.evidence) else "math"
+    return bool(record.verification.evidence) and judge_rule(task, record.verification.evidence)
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
 
 
 def _number(value: float | None, digits: int = 1) -> str:
@@ -128,13 +161,26 @@ def render_markdown(summaries: Sequence[MethodSummary], plots: Sequence[str] = (
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in rows:
-            accuracy = "–" if s.accuracy is None else f"{100 * s.accuracy:.1f}%"
             lines.append(
-                f"| {s.method} | {s.model} | {s.problems} | {accuracy} | {s.correct}/{s.graded} | {s.solve_failures} "
-                f"| {s.grade_failures} | {s.judge_failures} "
+                f"| {s.method} | {s.model} | {s.problems} | {_percent(s.accuracy)} | {s.correct}/{s.graded} "
+                f"| {s.solve_failures} | {s.grade_failures} | {s.judge_failures} "
                 f"| {_number(s.mean_tokens, 0)} | {s.total_cost:.4f} | {_number(s.cost_of_pass, 4)} "
                 f"| {_number(s.tokens_per_pass, 0)} | {s.mean_iterations:.2f} | {s.mean_seconds:.1f} |"
             )
+        lines += [
+            "",
+            "How clean memory stays: verified precision (verified and right / verified) and recall (verified and "
+            "right / right), under the run's rule and under the judge rule (judge score and agreement) on the same "
+            "evidence.",
+            "",
+            "| method | verified | precision | recall | judge rule: verified | judge rule: precision |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {s.method} | {s.verified} | {_percent(s.verified_precision)} | {_percent(s.verified_recall)} "
+            f"| {s.judge_rule_verified} | {_percent(s.judge_rule_precision)} |"
+            for s in rows
+        ]
         lines += ["", "Configurations:", ""]
         lines += [f"- {s.method}: {config}" for s in rows for config in s.configs]
         lines.append("")

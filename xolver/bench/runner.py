@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import Field
 
 from xolver.runtime import Runtime, Solve, method_settings
-from xolver.schema import MethodName, Problem, Record, RunConfig, Usage
+from xolver.schema import MethodName, Problem, Record, RunConfig, Usage, Verification
 from xolver.tools.grading import Grader
 
 Status = Literal["graded", "ungraded", "solve_failed", "grade_failed"]
@@ -40,6 +40,7 @@ class BenchRecord(Record):
     answer: str | None
     reference: str | None = None
     verified: bool = False
+    verification: Verification | None = Field(None, description="the evidence and the rule behind `verified`")
     judge_failures: int = 0
     iterations: int = 0
     iteration_correct: list[bool | None] = Field(
@@ -125,7 +126,8 @@ class Evaluator:
         answer = result.answer  # the program, for a code problem
         base = {
             "id": problem.id, "method": self.method, "dataset": self.dataset, "answer": answer,
-            "reference": problem.answer, "verified": result.verified, "judge_failures": result.judge_failures,
+            "reference": problem.answer, "verified": result.verified, "verification": result.verification,
+            "judge_failures": result.judge_failures,
             "iterations": len(result.iterations), "stop_reason": result.stop_reason, "usage": result.usage,
             "seconds": seconds, "config": result.config,
         }  # fmt: skip

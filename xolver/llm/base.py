@@ -19,6 +19,7 @@ class ModelRequest(BaseModel):
     temperature: float = 0.7
     max_tokens: int = 512
     seed: int | None = None
+    logprobs: bool = False
 
     @property
     def prompt(self) -> str:
@@ -34,6 +35,7 @@ class ModelResponse(BaseModel):
     model: str
     reasoning: str = ""
     finish_reason: str | None = None
+    certainty: float | None = Field(None, description="mean token probability, when logprobs were asked for and given")
     usage: Usage = Field(default_factory=Usage)
 
 

@@ -89,8 +89,11 @@ class ModelClient:
         temperature: float = 0.7,
         max_tokens: int = 512,
         seed: int | None = None,
+        logprobs: bool = False,
     ) -> ModelResponse:
-        request = ModelRequest(role=role, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed)
+        request = ModelRequest(
+            role=role, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, logprobs=logprobs
+        )
         return await self._models[role].complete(request)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from types import ModuleType
 from typing import Any
@@ -90,6 +91,8 @@ class LiteLLMModel:
         }
         if request.seed is not None:
             kwargs["seed"] = request.seed
+        if request.logprobs:
+            kwargs.update(logprobs=True, top_logprobs=1)  # llama.cpp gives none without top_logprobs
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self.api_key:
@@ -166,10 +169,13 @@ def read_response(response: Any, model: str) -> ModelResponse:
         share = len(reasoning) / max(1, len(reasoning) + len(text))
         thinking = round(completion * share) if reasoning else 0
     cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost") or 0.0
+    tokens = getattr(getattr(choices[0], "logprobs", None), "content", None) if choices else None
+    probabilities = [math.exp(t.logprob) for t in tokens or [] if getattr(t, "logprob", None) is not None]
     return ModelResponse(
         text=text,
         reasoning=reasoning,
         finish_reason=getattr(choices[0], "finish_reason", None) if choices else None,
+        certainty=sum(probabilities) / len(probabilities) if probabilities else None,
         model=model,
         usage=Usage(
             prompt_tokens=getattr(raw_usage, "prompt_tokens", 0) or 0,

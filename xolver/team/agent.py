@@ -29,6 +29,7 @@ class Agent:
         seed_offset: int = 0,
         role: AgentRole | None = None,
         temperature: float | None = None,
+        logprobs: bool = False,
     ) -> ModelResponse | ModelError:
         """One chat turn: the shared system prompt, then `prompt`; seeds differ per agent and turn.
 
@@ -41,8 +42,9 @@ class Agent:
             temperature = self.config.control_temperature if self.follows_format else self.config.temperature
         try:
             return await self.client.complete(
-                role or self.role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed
-            )
+                role or self.role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                logprobs=logprobs,
+            )  # fmt: skip
         except ModelUnreachable:
             raise
         except ModelError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from xolver.errors import ModelError
 from xolver.llm.usage import usage_scope
 from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
@@ -89,20 +91,24 @@ class Solver(Agent):
             previous=render_previous(previous, shown_above=previous_shown),
             instructions=answer_instructions(problem),
         )
-        base = {"role": role.name, "agent": agent, "iteration": iteration}
+        base: dict[str, Any] = {"role": role.name, "agent": agent, "iteration": iteration}
+        asks = "coder" if problem.kind == "code" else "solver"
         with usage_scope() as usage:
             reply = await self.try_ask(
-                prompt, max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent,
-                role="coder" if problem.kind == "code" else "solver",
+                prompt, max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent, role=asks,
+                logprobs=self.config.wants_logprobs(asks),
             )  # fmt: skip
             if isinstance(reply, ModelError):
                 return Candidate(**base, error=str(reply), usage=usage)
+            base["certainty"] = reply.certainty
             text = reply.text.strip()
             if problem.kind == "code":
                 return await self._code_candidate(problem, prompt, text, base, usage, iteration, agent)
             return await self._reasoned_candidate(problem, text, base, usage)
 
-    async def _reasoned_candidate(self, problem: Problem, text: str, base: dict, usage: Usage) -> Candidate:
+    async def _reasoned_candidate(
+        self, problem: Problem, text: str, base: dict[str, Any], usage: Usage
+    ) -> Candidate:
         """A math or general answer. Python the solver wrote is run: its output beats the model's arithmetic."""
         code = extract_code(text)
         if code is None or self.sandbox is None:
@@ -114,7 +120,7 @@ class Solver(Agent):
         return Candidate(**base, reasoning=text + note, answer=answer, tool_calls=[call], usage=usage)
 
     async def _code_candidate(
-        self, problem: Problem, prompt: str, text: str, base: dict, usage: Usage, iteration: int, agent: int
+        self, problem: Problem, prompt: str, text: str, base: dict[str, Any], usage: Usage, iteration: int, agent: int
     ) -> Candidate:
         """A program. With a sandbox it is run on the first test's input, and a crash is shown to the model
         for one repair before the program is submitted."""
