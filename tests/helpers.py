@@ -17,6 +17,8 @@ def make_xolver(
 ) -> Xolver:
     """A Xolver on a scripted model with no retry delays worth waiting for."""
     settings = {"agents": 3, "iterations": 2, "retries": 1, "retry_delay": 0.0, "timeout": 5.0, "recall": False}
+    if store is not None:
+        settings["memory"] = "learn"  # a store given is a store used (the tests' default memory mode is off)
     settings.update(overrides)
     return Xolver(model=model, store=store, sandbox=sandbox, **settings)
 

@@ -50,7 +50,8 @@ def test_baselines_run_and_the_report_compares_them(tmp_path: Path, fake_server:
     assert report.returncode == 0, report.stderr
     text = (tmp_path / "report" / "report.md").read_text()
     for method in ("sc", "self-refine", "xolver"):
-        assert f"| {method} | openai/fake | 3 | 33.3% | 1/3 | 0 |" in text
+        label = f"{method} (off)" if method == "xolver" else method
+        assert f"| {label} [{method}] | openai/fake | 3 | 33.3% | 1/3 | 0 |" in text
     assert (tmp_path / "report" / "convergence.png").exists()
 
 

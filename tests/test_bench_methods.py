@@ -173,7 +173,7 @@ def test_summaries_give_accuracy_cost_of_pass_and_convergence() -> None:
     assert x.accuracy == 0.5 and x.mean_tokens == 2000 and x.cost_of_pass == pytest.approx(0.06)
     assert x.tokens_per_pass == 4000 and x.convergence == [0.0, 0.5] and x.mean_iterations == 1.5
     assert d.graded == 1 and d.accuracy == 1.0 and d.cost_of_pass == pytest.approx(0.002)
-    assert x.configs == ["agents=2, iterations=2, exemplars=3, retrieval=hybrid, seed=None"]
+    assert x.configs == ["agents=2, iterations=2, exemplars=3, retrieval=hybrid, memory=learn, seed=None"]
 
 
 def test_report_writes_markdown_summary_and_plots(tmp_path: Path) -> None:
@@ -184,7 +184,8 @@ def test_report_writes_markdown_summary_and_plots(tmp_path: Path) -> None:
     assert len(records) == 2 and [b.line for _, b in bad] == [3]
     report = write_report(records, tmp_path / "report")
     text = report.read_text()
-    assert "| xolver | m | 1 | 100.0% | 1/1 |" in text and "| direct | m | 1 | 0.0% | 0/1 |" in text
-    for png in ("accuracy_vs_tokens.png", "convergence.png"):
+    assert "| xolver (learn) [results] | m | 1 | 100.0% | 1/1 |" in text
+    assert "| direct [results] | m | 1 | 0.0% | 0/1 |" in text
+    for png in ("accuracy_vs_cost.png", "convergence.png", "learning_curve.png"):
         assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG" and f"]({png})" in text
     assert json.loads((tmp_path / "report" / "summary.json").read_text())[0]["method"] == "direct"

@@ -36,3 +36,14 @@ def test_importing_xolver_does_not_import_litellm() -> None:
 
     code = "import sys, xolver; print('litellm' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_every_package_is_installed() -> None:
+    """pyproject.toml lists the packages (the seed banks are mapped in from memory/): a new one must be listed."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "xolver").rglob("__init__.py")}
+    assert found | {"xolver.banks"} == listed

@@ -104,7 +104,7 @@ async def test_a_baseline_records_the_same_configuration_whichever_path_ran_it(t
     assert from_batch.config is not None and from_api.config is not None
     assert from_batch.config.settings == from_api.config.settings
     settings = from_batch.config.settings
-    assert not settings.memory and not settings.recall and settings.exemplars == 0 and settings.sandbox == "none"
+    assert settings.memory == "off" and not settings.recall and settings.exemplars == 0 and settings.sandbox == "none"
     assert not (tmp_path / "m").exists(), "a baseline never opens the store"
 
 
@@ -261,7 +261,7 @@ async def test_async_with_and_close_inside_a_running_loop() -> None:
 
 async def test_a_reconfigured_team_shares_the_services_and_closes_only_its_own() -> None:
     store, model = InMemoryExperienceStore(), good_team()
-    team = Xolver(model=model, store=store, **FAST)
+    team = Xolver(model=model, store=store, **{**FAST, "memory": "learn"})
     bigger = team.reconfigured(agents=3)
     assert bigger.config.agents == 3 and bigger.store is store and bigger.runtime.client is team.runtime.client
     await bigger.aclose()

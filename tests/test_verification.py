@@ -186,7 +186,7 @@ def test_verified_precision_and_recall_are_reported_per_method() -> None:
     (s,) = summarize(records)
     assert (s.verified, s.verified_precision, s.verified_recall) == (3, 2 / 3, 2 / 3)
     assert (s.judge_rule_verified, s.judge_rule_precision) == (4, 3 / 4)
-    assert "| xolver | 3 | 66.7% | 66.7% | 4 | 75.0% |" in render_markdown([s])
+    assert "| xolver (learn) | 3 | 66.7% | 66.7% | 4 | 75.0% |" in render_markdown([s])
 
 
 def test_certainty_is_the_mean_token_probability() -> None:

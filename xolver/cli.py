@@ -33,7 +33,12 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--solve-deadline", dest="solve_deadline", type=float, help="seconds for one whole solve")
     parser.add_argument("--memory-dir", dest="memory_dir", help="experience memory directory")
     parser.add_argument("--chroma-url", dest="chroma_url", help="a Chroma server holding the experience memory")
-    parser.add_argument("--no-memory", dest="memory", action="store_false", default=None, help="no experience memory")
+    parser.add_argument(
+        "--memory-mode", dest="memory", choices=choices("memory"),
+        help="off; read-only (a fixed corpus, never written); learn (write what verified solves taught)",
+    )  # fmt: skip
+    parser.add_argument("--no-memory", dest="memory", action="store_const", const="off", help="memory mode off")
+    parser.add_argument("--seed-bank", dest="seed_bank", help="what a new store starts with: default, none, FILE")
     parser.add_argument("--sandbox", choices=choices("sandbox"), help="where agents' code runs")
 
 
@@ -106,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     b_run.add_argument("--executor", choices=["local", "ray"], default="local", help="run here, or over Ray")
     b_run.add_argument("--samples", type=int, help="k samples of the self-consistency baseline (sc)")
     b_run.add_argument("--budget", type=int, help="tokens per problem: no new round or sample starts past it")
+    b_run.add_argument(
+        "--memory", dest="memory_dir",
+        help="continue this experience store (default: a new one beside the results, <out>.memory)",
+    )  # fmt: skip
+    b_run.add_argument(
+        "--ordered", action="store_true",
+        help="one problem at a time in the set's order, each after the earlier ones wrote their experience",
+    )  # fmt: skip
     b_run.add_argument("--address", help="a Ray cluster to join (default: start a local Ray instance)")
     b_run.add_argument("--workers", type=int, default=2, help="Ray actors, each with its own model client")
     _add_run_flags(b_run)
@@ -347,8 +360,8 @@ def _run_bench(args: argparse.Namespace) -> int:
     resumed = len(finished_ids(Path(args.out)) & {p.id for p in problems})
     with RunProgress(len(problems), resumed=resumed, label=f"{args.method} on {spec.dataset}") as progress:
         written = asyncio.run(
-            run_batch(spec, problems, args.out, concurrency=args.concurrency, executor=args.executor,
-                      workers=args.workers, address=args.address, on_record=progress.update)
+            run_batch(spec, problems, args.out, concurrency=args.concurrency, ordered=args.ordered,
+                      executor=args.executor, workers=args.workers, address=args.address, on_record=progress.update)
         )  # fmt: skip
     print(f"{len(written)} problems solved now, {resumed} already in {args.out} | {progress.stats()}")
     return 0

@@ -13,19 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
+from importlib.resources import files
+from pathlib import Path
 from typing import get_args
 
-from xolver.aio import run_sync
-from xolver.errors import UserInputError
+from xolver.aio import LoopLimit, run_sync
+from xolver.errors import ConfigError, UserInputError
 from xolver.llm.base import Model
 from xolver.llm.client import ModelClient
 from xolver.memory import open_store
 from xolver.memory.base import ExperienceStore
+from xolver.memory.chroma import ChromaExperienceStore
+from xolver.memory.jsonl import read_experiences
 from xolver.sandbox import open_sandbox
 from xolver.sandbox.base import Sandbox
 from xolver.sandbox.wrappers import LimitedSandbox
 from xolver.schema import AgentRole, MethodName, Problem, Settings, SolveResult
-from xolver.team.baselines import BASELINES
+from xolver.team.baselines import BASELINES, Cheatsheet, Sheet
 from xolver.team.loop import EventSink, XolverLoop
 from xolver.tools.grading import Grader
 
@@ -40,11 +44,24 @@ def method_settings(settings: Settings, method: MethodName) -> Settings:
     if method not in METHODS:
         raise UserInputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "xolver":
-        return settings
+        return settings.changed(cheatsheet_file=None)
     return settings.changed(
-        memory=False, recall=False, exemplars=0, retrieval="none", sandbox="none",
+        memory="off", recall=False, exemplars=0, retrieval="none", sandbox="none", seed_bank="none",
         samples=settings.samples if method == "sc" else 1,
+        cheatsheet_file=settings.cheatsheet_file if method == "cheatsheet" else None,
     )  # fmt: skip
+
+
+def seed_banks(name: str) -> list[Path]:
+    """The JSONL files a `seed_bank` setting names: every bank shipped (`default`), none, or one file."""
+    if name == "none":
+        return []
+    if name == "default":
+        return sorted(Path(str(p)) for p in files("xolver.banks").iterdir() if p.name.endswith(".jsonl"))
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"seed bank not found: {name} (give a JSONL file, 'default' or 'none')")
+    return [path]
 
 
 class Runtime:
@@ -67,6 +84,9 @@ class Runtime:
         self.method = method
         self.config = method_settings(config, method)
         self._stack = AsyncExitStack()
+        self._seeding = LoopLimit(1)
+        self._seeded = True  # until the runtime opens a store of its own: a store passed in is not seeded
+        self.sheet = Sheet(self.config.cheatsheet_file) if method == "cheatsheet" else None
         try:
             self.client = self._client(model)
             self.store = self._store(store)
@@ -84,11 +104,29 @@ class Runtime:
         return client
 
     def _store(self, store: ExperienceStore | None) -> ExperienceStore | None:
-        if store is not None or not self.config.memory:
+        if self.config.memory == "off":  # authoritative: no memory, even when a store was passed in
+            return None
+        if store is not None:
             return store
+        seed_banks(self.config.seed_bank)  # a missing bank file is an error now, not at the first solve
         opened = open_store(self.config)
         self._stack.push_async_callback(opened.aclose)
+        self._seeded = self.config.seed_bank == "none"
         return opened
+
+    async def _seed(self) -> None:
+        """Import the seed bank into the store this runtime opened, once, if the store is empty."""
+        if self._seeded:
+            return
+        async with self._seeding.slot():
+            if self._seeded:
+                return
+            store = self.store
+            if isinstance(store, ChromaExperienceStore) and await store.count() == 0:
+                for bank in seed_banks(self.config.seed_bank):
+                    experiences, _ = read_experiences(bank)
+                    await store.add(experiences)
+            self._seeded = True
 
     def _sandbox(self, sandbox: Sandbox | None) -> Sandbox | None:
         limit = self.config.sandbox_concurrency
@@ -115,9 +153,19 @@ class Runtime:
         """How `method` (this runtime's by default) solves a problem, with the services that method uses."""
         method = method or self.method
         settings = method_settings(self.config, method)
-        if method == "xolver":
-            return XolverLoop(self.client, settings, store=self.store, sandbox=self.sandbox, on_event=on_event).run
-        return BASELINES[method](self.client, settings).run
+        if method == "cheatsheet":
+            sheet = self.sheet or Sheet(settings.cheatsheet_file)
+            self.sheet = sheet
+            return Cheatsheet(self.client, settings, sheet).run
+        if method != "xolver":
+            return BASELINES[method](self.client, settings).run
+        loop = XolverLoop(self.client, settings, store=self.store, sandbox=self.sandbox, on_event=on_event)
+
+        async def solve(problem: Problem) -> SolveResult:
+            await self._seed()
+            return await loop.run(problem)
+
+        return solve
 
     async def solve(self, problem: Problem, *, on_event: EventSink | None = None) -> SolveResult:
         """Solve with this runtime's method; every method sees only the problem's public view."""

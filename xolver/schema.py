@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator, model_validator
 
 TaskKind = Literal["math", "code", "general"]
 AgentRole = Literal["planner", "solver", "coder", "judge", "verifier"]
 StopReason = Literal["converged", "stable", "max_iterations", "deadline", "budget"]
-MethodName = Literal["xolver", "direct", "cot", "sc", "self-refine"]
+MethodName = Literal["xolver", "direct", "cot", "sc", "self-refine", "self-reflection", "cheatsheet"]
+MemoryMode = Literal["off", "read-only", "learn"]
 SandboxBackend = Literal["auto", "docker", "process", "none"]
 RetrievalMode = Literal["hybrid", "dense", "bm25", "none"]
 Routing = Literal["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"]
@@ -29,6 +30,11 @@ def _now() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+def problem_hash(text: str) -> str:
+    """A short fingerprint of a problem's text (case and spacing ignored), to know a problem when it recurs."""
+    return hashlib.sha256(" ".join(text.lower().split()).encode()).hexdigest()[:16]
 
 
 class Record(BaseModel):
@@ -283,8 +289,16 @@ class Settings(Record):
     iterations: int = Field(2, ge=1, le=20, description="I: maximum iterations")
     exemplars: int = Field(3, ge=0, le=50, description="k: exemplars retrieved from experience memory")
     retrieval: RetrievalMode = Field("hybrid", description="how exemplars are found")
-    memory: bool = Field(True, description="use the persistent experience memory")
+    memory: MemoryMode = Field(
+        "learn",
+        description="experience memory: off; read-only (a fixed corpus: retrieve, never write); learn (retrieve "
+        "and write what verified solves taught)",
+    )
     memory_dir: Path | None = Field(None, description="embedded store directory (default: the user data dir)")
+    seed_bank: str = Field(
+        "default",
+        description="experiences imported into a new, empty store: default (the starter bank), none, or a JSONL path",
+    )
     chroma_url: str | None = Field(None, description="a Chroma server to share memory, e.g. http://HOST:8000")
     embedding_model: str = Field("all-MiniLM-L6-v2", description="packaged model name or a local directory")
     sandbox: SandboxBackend = Field(
@@ -295,6 +309,7 @@ class Settings(Record):
     min_similarity: float = Field(0.3, ge=-1.0, le=1.0, description="cosine similarity an exemplar needs")
     recall: bool = Field(True, description="when memory has nothing relevant, the model recalls a similar problem")
     samples: int = Field(5, ge=1, le=256, description="k: samples drawn by the self-consistency baseline")
+    cheatsheet_file: Path | None = Field(None, description="where the cheatsheet baseline keeps its sheet between runs")
     budget: int | None = Field(
         None, ge=1, description="tokens per problem: no new round or sample starts once a problem has spent it"
     )
@@ -329,6 +344,16 @@ class Settings(Record):
     )
     embedded_threads: int | None = Field(None, ge=1, description="CPU threads for the embedded model")
     embedded_ctx: int = Field(4096, ge=512, description="context window of the embedded model")
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory_switch(cls, value: object) -> object:
+        """`memory = true/false` (and XOLVER_MEMORY=false) still mean learn/off."""
+        switches = {"true": "learn", "1": "learn", "yes": "learn", "on": "learn", "false": "off", "0": "off"}
+        switches["no"] = "off"
+        if isinstance(value, bool):
+            return "learn" if value else "off"
+        return switches.get(value.lower(), value) if isinstance(value, str) else value
 
     def memory_path(self) -> Path:
         if self.memory_dir is not None:

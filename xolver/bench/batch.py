@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +36,17 @@ class RunSpec:
     def runtime(self) -> Runtime:
         return Runtime(self.config, method=self.method, model=self.model)
 
+    def at(self, out: str | Path) -> RunSpec:
+        """This run writing to `out`: it keeps a memory of its own beside the results (`<out>.memory`, seeded
+        from the configured bank) unless a store was named, and the cheatsheet's sheet beside them too; so a
+        batch never reads or writes the user's default store, and a resumed run goes on with its own."""
+        out, config, changes = Path(out), self.config, {}
+        if self.method == "xolver" and config.memory != "off" and not config.memory_dir and not config.chroma_url:
+            changes["memory_dir"] = out.parent / f"{out.stem}.memory"
+        if self.method == "cheatsheet" and config.cheatsheet_file is None:
+            changes["cheatsheet_file"] = out.parent / f"{out.stem}.cheatsheet.md"
+        return replace(self, config=config.changed(**changes)) if changes else self
+
     def failed(self, problem: Problem, exc: BaseException) -> BenchRecord:
         """A problem lost with its worker, recorded by the driver as a failure."""
         settings = method_settings(self.config, self.method)
@@ -49,23 +60,30 @@ async def run_batch(
     out: str | Path,
     *,
     concurrency: int = 8,
+    ordered: bool = False,
     executor: Executor = "local",
     workers: int = 2,
     address: str | None = None,
     on_record: Callable[[BenchRecord], None] | None = None,
 ) -> list[BenchRecord]:
     """Evaluate `problems` not yet in `out` with `spec`'s method: in this process, or in `workers` Ray
-    actors (`concurrency / workers` problems each) whose records this driver alone writes."""
+    actors (`concurrency / workers` problems each) whose records this driver alone writes. `ordered` (and
+    always for the cheatsheet) solves one problem at a time in the set's order."""
+    spec = spec.at(out)
+    ordered = ordered or spec.method == "cheatsheet"
     if executor == "ray":
         from xolver.bench.ray_pool import RayPool
 
         pool = RayPool(spec, workers=workers, per_worker=math.ceil(concurrency / workers), address=address)
         try:
             return await run_benchmark(
-                problems, pool.evaluate, out, concurrency=concurrency, on_record=on_record, on_error=spec.failed
-            )
+                problems, pool.evaluate, out, concurrency=concurrency, ordered=ordered, on_record=on_record,
+                on_error=spec.failed,
+            )  # fmt: skip
         finally:
             await pool.aclose()
     async with spec.runtime() as runtime:
         evaluator = Evaluator.of(runtime, dataset=spec.dataset)
-        return await run_benchmark(problems, evaluator.evaluate, out, concurrency=concurrency, on_record=on_record)
+        return await run_benchmark(
+            problems, evaluator.evaluate, out, concurrency=concurrency, ordered=ordered, on_record=on_record
+        )

@@ -1,9 +1,14 @@
-"""Reports over result files: a table per dataset of every method's accuracy against its cost, and plots.
+"""Reports over result files: per dataset, every method's accuracy against its cost, how clean memory
+stays, memory modes side by side, the learning curve and the accuracy-cost frontier.
 
-Rows group records by (dataset, method, solver model); each row also says the configuration it ran
-with, so a number in the table can be reproduced. Cost-of-pass is cost per correct answer; for local
-models, whose cost is 0, tokens per correct answer says the same thing. Accuracy is over the graded
-problems; problems whose solve or grading failed are counted apart, never as wrong answers.
+Rows group records by (dataset, method and memory mode, solver model, run); each row also says the
+configuration it ran with, so a number in the table can be reproduced. Cost-of-pass is cost per correct
+answer; for local models, whose cost is 0, tokens per correct answer says the same thing. Accuracy is over
+the graded problems; problems whose solve or grading failed are counted apart, never as wrong answers.
+
+Contamination: an exemplar a problem was shown is contaminated when it came from a problem of the
+evaluated set (by id, or by the problem's text) and was not learned by this run itself: a corpus or a
+store that has seen the test set. A run shown one is flagged, with the count.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ from xolver.jsonl import BadLine, read_jsonl
 from xolver.schema import Record, Settings
 from xolver.team.evidence import judge_rule
 
-ALWAYS_SHOWN = ("agents", "iterations", "exemplars", "retrieval", "seed")  # m, I, k, retrieval mode, seed
+ALWAYS_SHOWN = ("agents", "iterations", "exemplars", "retrieval", "memory", "seed")  # m, I, k, retrieval, seed
+_DEFAULTS = Settings()
 
 
 class MethodSummary(Record):
     dataset: str
     method: str
+    memory: str | None = Field(None, description="the memory mode of a team run")
+    run: str | None = Field(None, description="the results file the records came from")
     model: str
     problems: int
     graded: int
@@ -45,16 +53,25 @@ class MethodSummary(Record):
     mean_iterations: float
     mean_seconds: float
     convergence: list[float | None]
+    curve: list[float] = Field(default_factory=list, description="running accuracy over problems, in set order")
+    exemplars_shown: int = 0
+    contaminated_exemplars: int = 0
+    contaminated_problems: int = 0
     configs: list[str]
+
+    @property
+    def label(self) -> str:
+        name = f"{self.method} ({self.memory})" if self.memory else self.method
+        return f"{name} [{self.run}]" if self.run else name
 
 
 def load_records(paths: Iterable[str | Path]) -> tuple[list[BenchRecord], list[tuple[Path, BadLine]]]:
-    """Every record of every file; a line that is not a record is reported, not fatal."""
+    """Every record of every file, each marked with its file; a line that is not a record is reported."""
     records: list[BenchRecord] = []
     bad: list[tuple[Path, BadLine]] = []
     for path in paths:
         good, wrong = read_jsonl(path, BenchRecord.model_validate)
-        records += good
+        records += [record.model_copy(update={"run": Path(path).stem}) for record in good]
         bad += [(Path(path), line) for line in wrong]
     return records, bad
 
@@ -63,21 +80,21 @@ def _model(record: BenchRecord) -> str:
     return record.config.models.get("solver", "?") if record.config is not None else "?"
 
 
-_DEFAULTS = Settings()
+def _memory(record: BenchRecord) -> str | None:
+    return record.config.settings.memory if record.config is not None and record.method == "xolver" else None
 
 
 def _config(record: BenchRecord) -> str:
-    """m, I, k, retrieval and seed, then every other setting that differs from its default."""
+    """m, I, k, retrieval, memory and seed, then every other setting that differs from its default."""
     if record.config is None:
         return ""
     settings = record.config.settings
-    shown = [name for name in Settings.model_fields if name in ALWAYS_SHOWN]
-    shown += [
-        name
-        for name in Settings.model_fields
+    names = [name for name in Settings.model_fields if name in ALWAYS_SHOWN]
+    names += [
+        name for name in Settings.model_fields
         if name not in ALWAYS_SHOWN and getattr(settings, name) != getattr(_DEFAULTS, name)
-    ]
-    return ", ".join(f"{name}={getattr(settings, name)}" for name in shown)
+    ]  # fmt: skip
+    return ", ".join(f"{name}={getattr(settings, name)}" for name in names)
 
 
 def convergence(records: Sequence[BenchRecord]) -> list[float | None]:
@@ -90,38 +107,31 @@ def convergence(records: Sequence[BenchRecord]) -> list[float | None]:
     return [sum(bool(p[i]) for p in padded) / len(padded) for i in range(rounds)]
 
 
-def summarize(records: Sequence[BenchRecord]) -> list[MethodSummary]:
-    groups: dict[tuple[str, str, str], list[BenchRecord]] = defaultdict(list)
-    latest: dict[tuple[str, str, str, str], BenchRecord] = {}
-    for record in records:  # the same problem twice in a group (a file given twice): the last one counts
-        latest[(record.dataset or "-", record.method, _model(record), record.id)] = record
-    for (dataset, method, model, _), record in latest.items():
-        groups[(dataset, method, model)].append(record)
-    summaries = []
-    for (dataset, method, model), rows in sorted(groups.items()):
-        graded = [r for r in rows if r.status == "graded"]
-        correct = sum(bool(r.correct) for r in graded)
-        verified = [r for r in graded if r.verified]
-        by_judge = [r for r in graded if r.verification is not None and judge_rule_verifies(r)]
-        cost = sum(r.usage.cost for r in rows)
-        tokens = sum(r.usage.total_tokens for r in rows)
-        summaries.append(
-            MethodSummary(
-                dataset=dataset, method=method, model=model, problems=len(rows), graded=len(graded),
-                correct=correct, solve_failures=sum(r.status == "solve_failed" for r in rows),
-                grade_failures=sum(r.status == "grade_failed" for r in rows),
-                judge_failures=sum(r.judge_failures for r in rows),
-                accuracy=correct / len(graded) if graded else None, verified=len(verified),
-                verified_precision=share(verified), verified_recall=share_verified([r for r in graded if r.correct]),
-                judge_rule_precision=share(by_judge), judge_rule_verified=len(by_judge), mean_tokens=tokens / len(rows),
-                total_cost=cost, cost_of_pass=cost / correct if correct else None,
-                tokens_per_pass=tokens / correct if correct else None,
-                mean_iterations=sum(r.iterations for r in rows) / len(rows),
-                mean_seconds=sum(r.seconds for r in rows) / len(rows), convergence=convergence(rows),
-                configs=sorted({_config(r) for r in rows if r.config}),
-            )
-        )  # fmt: skip
-    return summaries
+def learning_curve(records: Sequence[BenchRecord]) -> list[float]:
+    """Running accuracy over the graded problems in the set's order."""
+    ordered = sorted((r for r in records if r.status == "graded"), key=lambda r: (r.index is None, r.index or 0))
+    right, curve = 0, []
+    for seen, record in enumerate(ordered, 1):
+        right += bool(record.correct)
+        curve.append(right / seen)
+    return curve
+
+
+def contamination(records: Sequence[BenchRecord], evaluated: Sequence[BenchRecord]) -> tuple[int, int]:
+    """(exemplars, problems): exemplars from a problem of the evaluated set that these records' own solves did
+    not write, and how many problems were shown one."""
+    ids = {r.id for r in evaluated}
+    hashes = {r.problem_hash for r in evaluated if r.problem_hash}
+    own = {r.run_id for r in records if r.run_id}
+    exemplars = problems = 0
+    for record in records:
+        leaked = [
+            e for e in record.exemplars
+            if (e.problem_id in ids or e.problem_hash in hashes) and (e.written_by is None or e.written_by not in own)
+        ]  # fmt: skip
+        exemplars += len(leaked)
+        problems += bool(leaked)
+    return exemplars, problems
 
 
 def share(verified: Sequence[BenchRecord]) -> float | None:
@@ -141,6 +151,60 @@ def judge_rule_verifies(record: BenchRecord) -> bool:
     return bool(record.verification.evidence) and judge_rule(task, record.verification.evidence)
 
 
+Key = tuple[str, str, str, str, str]  # dataset, method, memory mode, model, run
+
+
+def summarize(records: Sequence[BenchRecord]) -> list[MethodSummary]:
+    latest: dict[tuple[Key, str], BenchRecord] = {}
+    for record in records:  # the same problem twice in a group (a file given twice): the last one counts
+        key = (record.dataset or "-", record.method, _memory(record) or "", _model(record), record.run or "")
+        latest[(key, record.id)] = record
+    groups: dict[Key, list[BenchRecord]] = defaultdict(list)
+    for (key, _), record in latest.items():
+        groups[key].append(record)
+    by_dataset: dict[str, list[BenchRecord]] = defaultdict(list)
+    for key, rows in groups.items():
+        by_dataset[key[0]] += rows
+    return [summary(key, rows, by_dataset[key[0]]) for key, rows in sorted(groups.items())]
+
+
+def summary(key: Key, rows: list[BenchRecord], evaluated: list[BenchRecord]) -> MethodSummary:
+    dataset, method, memory, model, run = key
+    graded = [r for r in rows if r.status == "graded"]
+    correct = sum(bool(r.correct) for r in graded)
+    verified = [r for r in graded if r.verified]
+    by_judge = [r for r in graded if r.verification is not None and judge_rule_verifies(r)]
+    cost = sum(r.usage.cost for r in rows)
+    tokens = sum(r.usage.total_tokens for r in rows)
+    leaked, problems = contamination(rows, evaluated)
+    return MethodSummary(
+        dataset=dataset, method=method, memory=memory or None, run=run or None, model=model,
+        problems=len(rows), graded=len(graded), correct=correct,
+        solve_failures=sum(r.status == "solve_failed" for r in rows),
+        grade_failures=sum(r.status == "grade_failed" for r in rows),
+        judge_failures=sum(r.judge_failures for r in rows), accuracy=correct / len(graded) if graded else None,
+        verified=len(verified), verified_precision=share(verified),
+        verified_recall=share_verified([r for r in graded if r.correct]), judge_rule_precision=share(by_judge),
+        judge_rule_verified=len(by_judge), mean_tokens=tokens / len(rows), total_cost=cost,
+        cost_of_pass=cost / correct if correct else None, tokens_per_pass=tokens / correct if correct else None,
+        mean_iterations=sum(r.iterations for r in rows) / len(rows),
+        mean_seconds=sum(r.seconds for r in rows) / len(rows), convergence=convergence(rows),
+        curve=learning_curve(rows), exemplars_shown=sum(len(r.exemplars) for r in rows),
+        contaminated_exemplars=leaked, contaminated_problems=problems,
+        configs=sorted({_config(r) for r in rows if r.config}),
+    )  # fmt: skip
+
+
+def frontier(summaries: Sequence[MethodSummary]) -> list[MethodSummary]:
+    """The rows no other row beats on both accuracy and tokens per problem (the accuracy-cost frontier)."""
+    scored = [s for s in summaries if s.accuracy is not None]
+    return [
+        s for s in scored
+        if not any(o is not s and o.accuracy >= s.accuracy and o.mean_tokens <= s.mean_tokens  # type: ignore[operator]
+                   and (o.accuracy, -o.mean_tokens) != (s.accuracy, -s.mean_tokens) for o in scored)
+    ]  # fmt: skip
+
+
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
@@ -152,88 +216,75 @@ def _number(value: float | None, digits: int = 1) -> str:
 def render_markdown(summaries: Sequence[MethodSummary], plots: Sequence[str] = ()) -> str:
     lines = ["# Benchmark report", ""]
     for dataset in sorted({s.dataset for s in summaries}):
-        rows = [s for s in summaries if s.dataset == dataset]
-        lines += [
-            f"## {dataset}",
-            "",
-            "| method | model | problems | accuracy | correct | solve failed | grade failed | judge failures "
-            "| mean tokens | cost ($) | cost of pass ($) | tokens per pass | mean iterations | mean seconds |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for s in rows:
-            lines.append(
-                f"| {s.method} | {s.model} | {s.problems} | {_percent(s.accuracy)} | {s.correct}/{s.graded} "
-                f"| {s.solve_failures} | {s.grade_failures} | {s.judge_failures} "
-                f"| {_number(s.mean_tokens, 0)} | {s.total_cost:.4f} | {_number(s.cost_of_pass, 4)} "
-                f"| {_number(s.tokens_per_pass, 0)} | {s.mean_iterations:.2f} | {s.mean_seconds:.1f} |"
-            )
-        lines += [
-            "",
-            "How clean memory stays: verified precision (verified and right / verified) and recall (verified and "
-            "right / right), under the run's rule and under the judge rule (judge score and agreement) on the same "
-            "evidence.",
-            "",
-            "| method | verified | precision | recall | judge rule: verified | judge rule: precision |",
-            "|---|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {s.method} | {s.verified} | {_percent(s.verified_precision)} | {_percent(s.verified_recall)} "
-            f"| {s.judge_rule_verified} | {_percent(s.judge_rule_precision)} |"
-            for s in rows
-        ]
-        lines += ["", "Configurations:", ""]
-        lines += [f"- {s.method}: {config}" for s in rows for config in s.configs]
-        lines.append("")
+        lines += _dataset_section(dataset, [s for s in summaries if s.dataset == dataset])
     if plots:
         lines += ["## Plots", ""] + [f"![{name}]({name})" for name in plots] + [""]
     return "\n".join(lines)
 
 
-def plot(summaries: Sequence[MethodSummary], out: Path) -> list[str]:
-    """accuracy_vs_tokens.png and convergence.png; none when matplotlib is not installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
-    names = []
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for s in summaries:
-        if s.accuracy is not None:
-            ax.scatter(s.mean_tokens, 100 * s.accuracy, s=50)
-            ax.annotate(f"{s.method} ({s.dataset})", (s.mean_tokens, 100 * s.accuracy), fontsize=8,
-                        xytext=(4, 4), textcoords="offset points")  # fmt: skip
-    ax.set(xlabel="mean tokens per problem", ylabel="accuracy (%)", title="Accuracy against tokens")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_tokens.png", dpi=120)
-    plt.close(fig)
-    names.append("accuracy_vs_tokens.png")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for s in summaries:
-        if s.convergence:
-            rounds = list(range(1, len(s.convergence) + 1))
-            ax.plot(rounds, [100 * (v or 0) for v in s.convergence], marker="o", label=f"{s.method} ({s.dataset})")
-    ax.set(xlabel="iteration", ylabel="accuracy of the best answer so far (%)", title="Convergence by iteration")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "convergence.png", dpi=120)
-    plt.close(fig)
-    names.append("convergence.png")
-    return names
+def _dataset_section(dataset: str, rows: list[MethodSummary]) -> list[str]:
+    best = frontier(rows)
+    lines = [
+        f"## {dataset}",
+        "",
+        "| method | model | problems | accuracy | correct | solve failed | grade failed | judge failures "
+        "| mean tokens | cost ($) | cost of pass ($) | tokens per pass | mean iterations | mean seconds | frontier |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {s.label} | {s.model} | {s.problems} | {_percent(s.accuracy)} | {s.correct}/{s.graded} "
+        f"| {s.solve_failures} | {s.grade_failures} | {s.judge_failures} "
+        f"| {_number(s.mean_tokens, 0)} | {s.total_cost:.4f} | {_number(s.cost_of_pass, 4)} "
+        f"| {_number(s.tokens_per_pass, 0)} | {s.mean_iterations:.2f} | {s.mean_seconds:.1f} "
+        f"| {'yes' if s in best else ''} |"
+        for s in rows
+    ]
+    lines += [
+        "",
+        "How clean memory stays: verified precision (verified and right / verified) and recall (verified and "
+        "right / right), under the run's rule and under the judge rule (judge score and agreement) on the same "
+        "evidence.",
+        "",
+        "| method | verified | precision | recall | judge rule: verified | judge rule: precision |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {s.label} | {s.verified} | {_percent(s.verified_precision)} | {_percent(s.verified_recall)} "
+        f"| {s.judge_rule_verified} | {_percent(s.judge_rule_precision)} |"
+        for s in rows
+    ]
+    modes = [s for s in rows if s.memory]
+    if len({s.memory for s in modes}) > 1:
+        lines += ["", "Memory modes side by side:", "", "| run | memory | accuracy | verified precision "
+                  "| exemplars shown | mean tokens |", "|---|---|---|---|---|---|"]  # fmt: skip
+        order = {"off": 0, "read-only": 1, "learn": 2}
+        lines += [
+            f"| {s.run or s.method} | {s.memory} | {_percent(s.accuracy)} | {_percent(s.verified_precision)} "
+            f"| {s.exemplars_shown} | {_number(s.mean_tokens, 0)} |"
+            for s in sorted(modes, key=lambda s: (order.get(s.memory or "", 3), s.run or ""))
+        ]
+    flagged = [s for s in rows if s.contaminated_exemplars]
+    lines += [""] + [
+        f"**CONTAMINATED: {s.label}** was shown {s.contaminated_exemplars} exemplars from problems of this set "
+        f"that it did not learn itself ({s.contaminated_problems} problems affected): its accuracy is not a "
+        "held-out score."
+        for s in flagged
+    ]
+    if not flagged:
+        lines.append("Contamination: no run was shown an exemplar from a problem of this set it did not learn itself.")
+    lines += ["", "Configurations:", ""]
+    lines += [f"- {s.label}: {config}" for s in rows for config in s.configs]
+    return [*lines, ""]
 
 
 def write_report(records: Sequence[BenchRecord], out: str | Path) -> Path:
-    """report.md (and its plots) in `out`; returns the report's path."""
+    """report.md, summary.json and the plots in `out`; returns the report's path."""
+    from xolver.bench.plots import plot
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summaries = summarize(records)
-    plots = plot(summaries, out)
+    plots = plot(summaries, frontier(summaries), out)
     path = out / "report.md"
     path.write_text(render_markdown(summaries, plots), encoding="utf-8")
     (out / "summary.json").write_text(

@@ -19,10 +19,39 @@ from typing import Literal
 from pydantic import Field
 
 from xolver.runtime import Runtime, Solve, method_settings
-from xolver.schema import MethodName, Problem, Record, RunConfig, Usage, Verification
+from xolver.schema import (
+    Experience,
+    ExperienceKind,
+    MethodName,
+    Problem,
+    Record,
+    RunConfig,
+    Usage,
+    Verification,
+    problem_hash,
+)
 from xolver.tools.grading import Grader
 
 Status = Literal["graded", "ungraded", "solve_failed", "grade_failed"]
+
+
+class ExemplarRef(Record):
+    """An experience a problem was shown, and which solved problem (and which solve) it came from."""
+
+    id: str
+    kind: ExperienceKind
+    source: str
+    problem_hash: str = Field(description="fingerprint of the problem the experience came from")
+    problem_id: str | None = Field(None, description="that problem's id, when the experience was learned in a solve")
+    written_by: str | None = Field(None, description="the run id of the solve that wrote it, if one did")
+
+    @classmethod
+    def of(cls, experience: Experience) -> ExemplarRef:
+        return cls(
+            id=experience.id, kind=experience.kind, source=experience.source,
+            problem_hash=problem_hash(experience.problem), problem_id=experience.provenance.get("problem_id"),
+            written_by=experience.provenance.get("run_id"),
+        )  # fmt: skip
 
 
 class BenchRecord(Record):
@@ -33,8 +62,12 @@ class BenchRecord(Record):
     """
 
     id: str
+    index: int | None = Field(None, description="the problem's position in its set: the learning curve's x")
+    run: str | None = Field(None, description="the results file it was read from (set when loading, not written)")
     method: MethodName
     dataset: str | None = None
+    problem_hash: str | None = None
+    run_id: str | None = Field(None, description="the solve's run id (experiences it wrote carry it)")
     status: Status
     correct: bool | None = Field(description="whether the answer is right; None unless `status` is graded")
     answer: str | None
@@ -47,6 +80,7 @@ class BenchRecord(Record):
         default_factory=list, description="whether the best answer after each round was right"
     )
     stop_reason: str | None = None
+    exemplars: list[ExemplarRef] = Field(default_factory=list, description="what the problem was shown from memory")
     usage: Usage = Field(default_factory=Usage)
     seconds: float
     error: str | None = None
@@ -77,7 +111,7 @@ def cut_torn_tail(out: Path) -> None:
 
 
 def append_line(out: Path, record: BenchRecord) -> None:
-    data = (record.model_dump_json() + "\n").encode()
+    data = (record.model_dump_json(exclude={"run"}) + "\n").encode()
     fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, data)
@@ -126,6 +160,8 @@ class Evaluator:
         answer = result.answer  # the program, for a code problem
         base = {
             "id": problem.id, "method": self.method, "dataset": self.dataset, "answer": answer,
+            "problem_hash": problem_hash(problem.text), "run_id": result.run_id,
+            "exemplars": [ExemplarRef.of(e) for e in result.exemplars],
             "reference": problem.answer, "verified": result.verified, "verification": result.verification,
             "judge_failures": result.judge_failures,
             "iterations": len(result.iterations), "stop_reason": result.stop_reason, "usage": result.usage,
@@ -161,7 +197,8 @@ def failure_record(
     """The record of a problem whose solve failed (or whose worker was lost): a failure, not a wrong answer."""
     return BenchRecord(
         id=problem.id, method=method, dataset=dataset, status="solve_failed", correct=None, answer=None,
-        reference=problem.answer, seconds=seconds, error=f"{type(exc).__name__}: {exc}", config=config,
+        problem_hash=problem_hash(problem.text), reference=problem.answer, seconds=seconds,
+        error=f"{type(exc).__name__}: {exc}", config=config,
     )  # fmt: skip
 
 
@@ -174,23 +211,26 @@ async def run_benchmark(
     out: str | Path,
     *,
     concurrency: int = 8,
+    ordered: bool = False,
     on_record: Callable[[BenchRecord], None] | None = None,
     on_error: Callable[[Problem, BaseException], BenchRecord] | None = None,
 ) -> list[BenchRecord]:
     """Evaluate every problem not yet in `out`, `concurrency` at a time; returns the records written now.
 
-    `evaluate` is an `Evaluator`'s (local) or a Ray pool's; if it raises (a lost worker), `on_error`
-    makes the record, so one problem never stops the run.
+    `ordered`: one problem at a time, in the set's order, each after the ones before it have written their
+    experience (a learning run whose problems can learn from each other); work inside a problem stays
+    concurrent. `evaluate` is an `Evaluator`'s (local) or a Ray pool's; if it raises (a lost worker),
+    `on_error` makes the record, so one problem never stops the run.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cut_torn_tail(out)
     done = finished_ids(out)
-    todo = [p for p in problems if p.id not in done]
-    gate = asyncio.Semaphore(concurrency)
+    todo = [(index, p) for index, p in enumerate(problems) if p.id not in done]
+    gate = asyncio.Semaphore(1 if ordered else concurrency)
     written: list[BenchRecord] = []
 
-    async def one(problem: Problem) -> None:
+    async def one(index: int, problem: Problem) -> None:
         async with gate:
             start = time.perf_counter()
             try:
@@ -199,12 +239,17 @@ async def run_benchmark(
                 if on_error is None:
                     raise
                 record = on_error(problem, exc).model_copy(update={"seconds": time.perf_counter() - start})
+        record = record.model_copy(update={"index": index})
         append_line(out, record)
         written.append(record)
         if on_record is not None:
             on_record(record)
 
+    if ordered:
+        for index, problem in todo:
+            await one(index, problem)
+        return written
     async with asyncio.TaskGroup() as group:
-        for problem in todo:
-            group.create_task(one(problem))
+        for index, problem in todo:
+            group.create_task(one(index, problem))
     return written

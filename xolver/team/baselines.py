@@ -6,9 +6,16 @@
   (for code, identical programs vote together; no tests are run).
 - `self-refine`: a chain-of-thought answer, then up to `iterations` rounds of the model's own feedback
   and a revision; stops early when the feedback finds no mistake.
+- `self-reflection`: a chain-of-thought answer, then up to `iterations` rounds of a reflection (what went
+  wrong, advice for next time) and a fresh attempt guided by the advice alone; stops when the reflection
+  is sure the answer is right.
+- `cheatsheet`: Dynamic Cheatsheet, cumulative: one evolving sheet of insights carried from problem to
+  problem in order; each answer is written with the sheet in view, then the sheet is rewritten.
 
-None of them uses tools, memory or tests. With a token `budget`, `sc` draws its samples in waves of `m`
-and `self-refine` starts no new round once the budget is spent, so methods can be compared at equal cost.
+None of them uses tools or tests; only the cheatsheet carries anything from one problem to the next.
+With a token `budget`, `sc` draws its samples in waves of `m`, `self-refine` and `self-reflection` start
+no new round once the budget is spent, and the cheatsheet skips its rewrite, so methods can be compared
+at equal cost.
 Each returns a `SolveResult` like the team's, so the harness, grading and reports treat all methods alike.
 """
 
@@ -19,14 +26,18 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
+from pathlib import Path
 
+from xolver.aio import LoopLimit
 from xolver.errors import ModelError
+from xolver.llm.client import ModelClient
 from xolver.llm.usage import call_log, usage_scope
 from xolver.schema import (
     Candidate,
     IterationRecord,
     MethodName,
     Problem,
+    Settings,
     SolveResult,
     StopReason,
     Usage,
@@ -173,6 +184,8 @@ class SelfConsistency(ChainOfThought):
 
 class SelfRefine(ChainOfThought):
     method: MethodName = "self-refine"
+    critique = "refine_feedback"  # the model's feedback on its solution
+    revision = "refine"  # a revised solution, given the last one and the feedback
 
     async def rounds(self, problem: Problem, usage: Usage) -> tuple[list[IterationRecord], StopReason]:
         current = await self.sample(problem, self.prompt(problem), iteration=0)
@@ -184,10 +197,7 @@ class SelfRefine(ChainOfThought):
                 return iterations, "budget"
             solution = clip(current.reasoning, 3000)
             feedback = await self.sample(
-                problem,
-                render("refine_feedback", problem=problem.text, solution=solution),
-                iteration=index,
-                agent=1,
+                problem, render(self.critique, problem=problem.text, solution=solution), iteration=index, agent=1
             )
             verdict = _VERDICT.findall(feedback.reasoning)
             if feedback.error is None and verdict and verdict[-1].upper() == "CORRECT":
@@ -195,7 +205,7 @@ class SelfRefine(ChainOfThought):
                 return iterations, "converged"
             revised = await self.sample(
                 problem,
-                render("refine", problem=problem.text, solution=solution,
+                render(self.revision, problem=problem.text, solution=solution,
                        feedback=clip(feedback.reasoning or "(no feedback)", 1500),
                        instructions=answer_instructions(problem)),
                 iteration=index,
@@ -206,8 +216,63 @@ class SelfRefine(ChainOfThought):
         return iterations, "max_iterations"
 
 
+class SelfReflection(SelfRefine):
+    method: MethodName = "self-reflection"
+    critique = "reflect"  # why it may be wrong, and advice for next time
+    revision = "reflect_retry"  # a fresh attempt that sees the advice, not the last solution
+
+
+class Sheet:
+    """The cheatsheet a run carries from problem to problem, kept in `path` (when given) so a resumed run
+    goes on with the sheet it had. Problems take turns: the next starts once the sheet is rewritten."""
+
+    WORDS = 400
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.text = path.read_text(encoding="utf-8") if path is not None and path.is_file() else ""
+        self.turn = LoopLimit(1)
+
+    def rewrite(self, text: str) -> None:
+        words = text.split()
+        self.text = " ".join(words[: self.WORDS * 2]) if len(words) > self.WORDS * 2 else text.strip()
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_suffix(".partial")
+            partial.write_text(self.text, encoding="utf-8")
+            partial.replace(self.path)
+
+
+class Cheatsheet(ChainOfThought):
+    method: MethodName = "cheatsheet"
+
+    def __init__(self, client: ModelClient, config: Settings, sheet: Sheet) -> None:
+        super().__init__(client, config)
+        self.sheet = sheet
+
+    async def rounds(self, problem: Problem, usage: Usage) -> tuple[list[IterationRecord], StopReason]:
+        async with self.sheet.turn.slot():
+            sheet = self.sheet.text or "(empty: this is the first problem)"
+            prompt = render("cheatsheet_solve", sheet=sheet, problem=problem.text,
+                            instructions=answer_instructions(problem))  # fmt: skip
+            answer = await self.sample(problem, prompt, iteration=0)
+            iterations = [_record(0, [answer], answer if answer.error is None else None)]
+            if answer.error is not None or spent(usage, self.config.budget):
+                return iterations, "max_iterations" if answer.error is not None else "budget"
+            curate = render("cheatsheet_curate", sheet=sheet, problem=problem.text,
+                            solution=clip(answer.reasoning, 2000), words=Sheet.WORDS)  # fmt: skip
+            curated = await self.sample(problem, curate, iteration=1, agent=1)
+            if curated.error is None and curated.reasoning.strip():
+                self.sheet.rewrite(curated.reasoning)
+            iterations.append(_record(1, [curated], answer))
+        return iterations, "max_iterations"
+
+
 BASELINES: dict[str, type[Baseline]] = {
-    cls.method: cls for cls in (Direct, ChainOfThought, SelfConsistency, SelfRefine)
+    cls.method: cls for cls in (Direct, ChainOfThought, SelfConsistency, SelfRefine, SelfReflection)
 }
 
-__all__ = ["BASELINES", "Baseline", "ChainOfThought", "Direct", "SelfConsistency", "SelfRefine", "majority"]
+__all__ = [
+    "BASELINES", "Baseline", "ChainOfThought", "Cheatsheet", "Direct", "SelfConsistency", "SelfRefine",
+    "SelfReflection", "Sheet", "majority",
+]  # fmt: skip

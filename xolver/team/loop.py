@@ -151,7 +151,7 @@ class XolverLoop:
     ) -> list[str]:
         """Write what a verified solve taught; the lesson is drawn within the deadline, and a lesson drawn is
         stored whole (a store write is quick and must not be cut in half)."""
-        if self.store is None:
+        if self.store is None or self.config.memory != "learn":  # read-only: a fixed corpus, never written
             return []
         await self.learner.record_use(self.store, exemplars, success=verification.passed)
         try:

@@ -1,0 +1,1 @@
+"""Seed experience banks (JSON Lines, one `Experience` per line), installed as the package `xolver.banks`."""
