@@ -183,6 +183,14 @@ class Experience(Record):
     created_at: datetime = Field(default_factory=_now)
     links: list[str] = Field(default_factory=list)
     provenance: dict[str, str] = Field(default_factory=dict)
+    confidence: float = Field(0.5, ge=0.0, le=1.0, description="how strong the evidence behind it was")
+    evidence: list[str] = Field(default_factory=list, description="the checks it passed")
+    applies: str = Field("", description="when this applies: the situation, in general terms")
+
+    @property
+    def trusted(self) -> bool:
+        """Retrieved by default: a seed or imported corpus, or what this team wrote and verified."""
+        return self.source != "self" or self.verified
 
 
 class Verification(Record):
