@@ -245,7 +245,9 @@ class Settings(Record):
     )
     sandbox_timeout: float = Field(10.0, gt=0, description="seconds per program run")
     sandbox_concurrency: int = Field(4, ge=1, description="programs running at once in the sandbox, over all solves")
-    min_similarity: float = Field(0.3, ge=-1.0, le=1.0, description="cosine similarity an exemplar needs")
+    min_similarity: float = Field(
+        0.1, ge=-1.0, le=1.0, description="mean view similarity an exemplar needs (tools/bench_retrieval.py)"
+    )
     recall: bool = Field(True, description="when memory has nothing relevant, the model recalls a similar problem")
     samples: int = Field(5, ge=1, le=256, description="k: samples drawn by the self-consistency baseline")
     budget: int | None = Field(

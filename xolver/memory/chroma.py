@@ -5,10 +5,11 @@ Chroma's write-ahead log) or shared (`HttpClient` to a Chroma server, for many m
 
 Two collections: the records (the record itself as the document, small metadata for filters, and the
 embedding of its problem, which identifies the problem) and their views (one embedding per view: problem,
-content, "when this applies"; see `views.py`). Retrieval ranks records by their best view and by BM25
-over all views, fuses the two rankings by reciprocal rank, weighs in each record's confidence, drops
-what falls below a similarity floor or too far below the best hit, never returns the problem being
-solved, and gives each solved problem one slot, with the other records of that problem attached.
+content, "when this applies"; see `views.py`). Retrieval takes the records with a view nearest the query
+and the best BM25 matches over all views, ranks them by their mean view similarity plus a share of their
+BM25 score and a nudge for their confidence, drops what falls below a similarity floor or too far below
+the best hit, never returns the problem being solved, and gives each solved problem one slot, with the
+other records of that problem attached. tools/bench_retrieval.py measured each of these choices.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from xolver.errors import ConfigError
 from xolver.memory.base import ExperienceHit
 from xolver.memory.bm25 import BM25Index
 from xolver.memory.embeddings import Embedder
-from xolver.memory.fusion import drop_near_duplicates, reciprocal_rank_fusion
+from xolver.memory.fusion import drop_near_duplicates
 from xolver.memory.graph import ExperienceGraph
 from xolver.memory.views import (
     DEFAULT_VIEWS,
@@ -47,9 +48,10 @@ from xolver.schema import Experience, TaskKind
 COLLECTION = "xolver-experiences"
 VIEWS_COLLECTION = "xolver-experience-views"
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
-MIN_SIMILARITY = 0.35  # calibrated on tests/data/retrieval with all-MiniLM-L6-v2 (tools/bench_retrieval.py)
-RELATIVE_CUT = 0.15  # a hit this far below the best one's similarity is another family, not a second sibling
-CONFIDENCE_PRIOR = 0.5  # a record of confidence c ranks with its fused score times 1 + prior * (c - 0.5)
+MIN_SIMILARITY = 0.1  # calibrated on tests/data/retrieval with all-MiniLM-L6-v2 (tools/bench_retrieval.py)
+RELATIVE_CUT = 0.2  # a slot this far below the best similarity is dropped: on the set it cost no right hit
+LEXICAL_WEIGHT = 0.1  # a record's rank score is its mean view similarity + this * its BM25 score / the best one's
+CONFIDENCE_PRIOR = 0.02  # ... + this * (confidence - 0.5): stronger evidence wins a near tie
 MAX_RELATED = 3  # records of the same problem attached to its slot
 DUPLICATE = 0.97  # problem similarity above which two slots show the same problem
 _PAGE = 5000  # Chroma's batch limit is a little above this
@@ -475,16 +477,15 @@ class ChromaExperienceStore:
         if records == 0:
             return []
         pool = min(records, max(8 * k, 30))
-        rankings: list[list[str]] = []
-        similarity: dict[str, float] = {}
+        found: list[str] = []
         if self.retrieval in ("hybrid", "dense"):
-            similarity = self._dense(vector, pool, views, where)
-            rankings.append(sorted(similarity, key=lambda i: -similarity[i])[:pool])
+            found += self._dense(vector, pool, views, where)
         index = self._ensure_index()
+        lexical: dict[str, float] = {}
         if self.retrieval in ("hybrid", "bm25"):
-            rankings.append([i for i, _ in index.bm25.search(query, pool, index.mask(where))])
-        candidates = self._candidates(reciprocal_rank_fusion(rankings), similarity, vector)
-        candidates = self._cut(candidates, exclude, index)
+            lexical = dict(index.bm25.search(query, pool, index.mask(where)))
+            found += lexical
+        candidates = self._cut(self._candidates(list(dict.fromkeys(found)), lexical, vector), exclude)
         slots: list[_Candidate] = []
         for candidate in candidates:
             key = candidate.metadata["problem_key"]
@@ -498,71 +499,54 @@ class ChromaExperienceStore:
         related = {
             s.id: index.related(s.id, s.metadata["problem_key"], where)[:MAX_RELATED] if attach else [] for s in slots
         }
-        found = self._records([s.id for s in slots] + [i for ids in related.values() for i in ids])
+        got = self._records([s.id for s in slots] + [i for ids in related.values() for i in ids])
         return [
             ExperienceHit(
-                experience=found[s.id], score=s.score, similarity=s.similarity,
-                related=sorted((found[i] for i in related[s.id] if i in found), key=lambda e: _RELATED_ORDER[e.kind]),
+                experience=got[s.id], score=s.score, similarity=s.similarity,
+                related=sorted((got[i] for i in related[s.id] if i in got), key=lambda e: _RELATED_ORDER[e.kind]),
             )
             for s in slots
-            if s.id in found
+            if s.id in got
         ]  # fmt: skip
 
-    def _dense(self, vector: np.ndarray, pool: int, views: int, where: Filter) -> dict[str, float]:
-        """The best view similarity of the records nearest the query that pass the filters.
+    def _dense(self, vector: np.ndarray, pool: int, views: int, where: Filter) -> list[str]:
+        """The `pool` records with a view nearest the query that pass the filters, nearest first.
 
         Chroma's `where` scans metadata (40 ms at 10k records here), so the nearest views are fetched
         unfiltered and filtered here; only when that leaves too few records is the filter handed to Chroma.
         """
         fetch = min(views, 4 * pool * len(self.views))
-        best = self._nearest(vector, fetch, where, None)
+        found = self._nearest(vector, fetch, where, None)
         condition = where.where()
-        if len(best) < pool and fetch < views and condition is not None:
-            best = self._nearest(vector, pool * len(self.views), where, condition)
-        return best
+        if len(found) < pool and fetch < views and condition is not None:
+            found = self._nearest(vector, pool * len(self.views), where, condition)
+        return found[:pool]
 
-    def _nearest(self, vector: np.ndarray, n: int, where: Filter, condition: dict[str, Any] | None) -> dict[str, float]:
-        got = self.view_collection.query(
-            query_embeddings=[vector], n_results=n, where=condition, include=["metadatas", "distances"]
-        )
-        best: dict[str, float] = {}
-        for metadata, distance in zip(got["metadatas"][0], got["distances"][0], strict=True):
-            if where.passes(metadata):
-                record = metadata["record"]
-                best[record] = max(best.get(record, -1.0), 1.0 - float(distance))
-        return best
+    def _nearest(self, vector: np.ndarray, n: int, where: Filter, condition: dict[str, Any] | None) -> list[str]:
+        got = self.view_collection.query(query_embeddings=[vector], n_results=n, where=condition, include=["metadatas"])
+        return list(dict.fromkeys(m["record"] for m in got["metadatas"][0] if where.passes(m)))
 
-    def _candidates(
-        self, fused: list[tuple[str, float]], similarity: dict[str, float], vector: np.ndarray
-    ) -> list[_Candidate]:
-        """The fused ranking with each record's metadata, problem vector and best view similarity (from
-        its stored view vectors when only BM25 found it), its score weighted by its confidence."""
-        ids = [i for i, _ in fused]
+    def _candidates(self, ids: list[str], lexical: dict[str, float], vector: np.ndarray) -> list[_Candidate]:
+        """Each record found, ranked by its mean view similarity plus a share of its relative BM25 score,
+        nudged by its confidence."""
         if not ids:
             return []
         got = self.collection.get(ids=ids, include=["metadatas", "embeddings"])
-        rows = {
-            i: (m, np.asarray(e, dtype=np.float32))
-            for i, m, e in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
-        }
-        missing = [i for i in ids if i not in similarity]
-        if missing:
-            views = self.view_collection.get(where={"record": {"$in": missing}}, include=["metadatas", "embeddings"])
-            similarity = dict(similarity)
-            for m, e in zip(views["metadatas"], views["embeddings"], strict=True):
-                score = float(np.asarray(e, dtype=np.float32) @ vector)
-                similarity[m["record"]] = max(similarity.get(m["record"], -1.0), score)
-        candidates = [
-            _Candidate(i, score * (1 + self.confidence_prior * (float(rows[i][0].get("confidence", 0.5)) - 0.5)),
-                       similarity.get(i, -1.0), rows[i][0], rows[i][1])
-            for i, score in fused
-            if i in rows
-        ]  # fmt: skip
+        views = self.view_collection.get(ids=[f"{i}:{v}" for i in ids for v in self.views], include=["embeddings"])
+        per_record: dict[str, list[float]] = {}
+        for view_id, embedding in zip(views["ids"], views["embeddings"], strict=True):
+            per_record.setdefault(view_id.rsplit(":", 1)[0], []).append(float(np.asarray(embedding) @ vector))
+        top_lexical = max(lexical.values(), default=0.0) or 1.0
+        candidates = []
+        for i, metadata, embedding in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True):
+            similarity = float(np.mean(per_record[i])) if i in per_record else -1.0
+            score = similarity if self.retrieval != "bm25" else 0.0
+            score += LEXICAL_WEIGHT * lexical.get(i, 0.0) / top_lexical
+            score += self.confidence_prior * (float(metadata.get("confidence", 0.5)) - 0.5)
+            candidates.append(_Candidate(i, score, similarity, metadata, np.asarray(embedding, dtype=np.float32)))
         return sorted(candidates, key=lambda c: (-c.score, c.id))
 
-    def _cut(
-        self, candidates: list[_Candidate], exclude: tuple[str, np.ndarray] | None, index: _Index
-    ) -> list[_Candidate]:
+    def _cut(self, candidates: list[_Candidate], exclude: tuple[str, np.ndarray] | None) -> list[_Candidate]:
         """Drop the problem being solved (every record of it), then what is below the floor or too far
         below the best hit left."""
         if exclude is not None:
