@@ -7,8 +7,10 @@ import json
 import random
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import make_xolver, planner_reply, printing_sandbox
 
@@ -18,7 +20,7 @@ from xolver.llm.base import ModelRequest
 from xolver.llm.testing import scripted_team
 from xolver.memory import ChromaExperienceStore, HashingEmbedder
 from xolver.memory.bm25 import BM25Index
-from xolver.memory.fusion import drop_near_duplicates, reciprocal_rank_fusion
+from xolver.memory.fusion import drop_near_duplicates
 from xolver.memory.jsonl import read_experiences, write_experiences
 
 SEED = Path(__file__).parents[1] / "memory" / "math_seed.jsonl"
@@ -54,18 +56,41 @@ async def test_filters_by_kind_task_kind_and_verified(tmp_path: Path) -> None:
         ]
     )
     query = "sum of the first n integers"
-    assert {h.experience.task_kind for h in await store.search(query, k=5, task_kind="code", expand=False)} == {"code"}
+    assert {h.experience.task_kind for h in await store.search(query, k=5, task_kind="code", attach=False)} == {"code"}
     assert {h.experience.kind for h in await store.search(query, k=5, kinds=["strategy"])} == {"strategy"}
-    assert all(h.experience.verified for h in await store.search(query, k=5))
-    assert any(not h.experience.verified for h in await store.search(query, k=5, verified_only=False))
+    assert all(e.verified for h in await store.search(query, k=5) for e in h.records)
+    assert any(not e.verified for h in await store.search(query, k=5, trusted_only=False) for e in h.records)
+
+
+class PlacedEmbedder:
+    """Puts each text where a test wants it: the query on the first axis, a record at a chosen similarity."""
+
+    name, dimensions = "placed", 3
+
+    def __init__(self, query: str, similarity: dict[str, float]) -> None:
+        self.query, self.similarity = query, similarity
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            s = 1.0 if text == self.query else next((v for w, v in self.similarity.items() if w in text), 0.0)
+            rest = (1 - s * s) ** 0.5
+            rows.append([s, rest, 0.0] if "widgets" in text else [s, 0.0, rest])
+        return np.asarray(rows, dtype=np.float32)
 
 
 async def test_hybrid_finds_exact_words_that_dense_ranks_low(tmp_path: Path) -> None:
-    store = store_at(tmp_path, retrieval="bm25")
-    await store.add([solution(f"problem number {i} about widgets") for i in range(20)])
-    await store.add([solution("the zorblax constant problem")])
-    hits = await store.search("zorblax", k=1)
-    assert hits[0].experience.problem == "the zorblax constant problem"
+    """The rare word only BM25 sees lifts its record over ones the embedder puts nearer the query."""
+    embedder = PlacedEmbedder("zorblax", {"widgets": 0.6, "zorblax": 0.55})
+    records = [solution(f"problem number {i} about widgets") for i in range(20)]
+    records.append(solution("the zorblax constant problem"))
+    first = {}
+    for mode in ("dense", "bm25", "hybrid"):
+        store = ChromaExperienceStore.open(tmp_path / mode, embedder, retrieval=mode, min_similarity=-1.0)
+        await store.add(records)
+        first[mode] = (await store.search("zorblax", k=1))[0].experience.problem
+    assert first["dense"] != "the zorblax constant problem"  # dense alone ranks it low
+    assert first["bm25"] == first["hybrid"] == "the zorblax constant problem"
 
 
 async def test_near_duplicates_are_dropped(tmp_path: Path) -> None:
@@ -73,7 +98,7 @@ async def test_near_duplicates_are_dropped(tmp_path: Path) -> None:
     await store.add(
         [solution("What is 12 times 7?"), solution("What is 12 times 7 ?"), solution("What is 13 times 8?")]
     )
-    hits = await store.search("What is 12 times 7?", k=3, expand=False)
+    hits = await store.search("What is 12 times 7?", k=3, attach=False)
     problems = [h.experience.problem for h in hits]
     assert problems.count("What is 12 times 7?") + problems.count("What is 12 times 7 ?") == 1
 
@@ -94,8 +119,8 @@ async def test_graph_expansion_brings_the_strategy_behind_a_solution(tmp_path: P
     strategy.links.append(sol.id)
     await store.add([sol, strategy])
     hits = await store.search("pipe A fills a tank in 4 hours and pipe B in 12 hours", k=1)
-    assert [h.via for h in hits] == ["search", "graph"]
-    assert hits[1].experience.content == "add rates not times"
+    assert [h.experience.id for h in hits] == [sol.id]
+    assert [e.content for e in hits[0].related] == ["add rates not times"]
 
 
 async def test_record_use_counts_uses_and_successes(tmp_path: Path) -> None:
@@ -144,7 +169,7 @@ def test_bad_jsonl_lines_are_reported_by_number_and_skipped(tmp_path: Path, caps
     path.write_text(f'{good}\n{{"kind": "solution"\n\n{{"kind": "poem", "problem": "p", "content": "c"}}\n{good}\n')
     code = main(["memory", "import", str(path), "--memory-dir", str(tmp_path / "store")])
     captured = capsys.readouterr()
-    assert code == 0 and "imported 2 experiences, skipped 2 bad lines" in captured.out
+    assert code == 0 and "imported 2 experiences (2 self, trusted), skipped 2 bad lines" in captured.out
     assert f"{path}:2: skipped: not JSON" in captured.err and f"{path}:4: skipped: kind" in captured.err
 
 
@@ -219,14 +244,7 @@ def test_bm25_ranks_rare_words_higher() -> None:
     assert index.search("nothing matches", 3) == []
 
 
-def test_reciprocal_rank_fusion_rewards_agreement() -> None:
-    fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "c", "a"]])
-    assert fused[0][0] == "b"
-
-
 def test_drop_near_duplicates_keeps_order() -> None:
-    import numpy as np
-
     v = np.array([[1, 0], [0.999, 0.0447], [0, 1]], dtype=np.float32)
     assert drop_near_duplicates(["x", "y", "z"], v) == ["x", "z"]
 

@@ -45,7 +45,7 @@ def test_a_writer_killed_mid_import_loses_no_committed_record(tmp_path: Path, se
     assert len(found) == len(expected), "every committed record is back"
     count = asyncio.run(store.count())
     assert count in {len(expected), len(expected) + 50}, "the batch in flight is all there or not at all"
-    hits = asyncio.run(store.search("w problem 0 3 about trains", k=3, expand=False))
+    hits = asyncio.run(store.search("w problem 0 3 about trains", k=3, attach=False))
     assert hits, "the reopened store searches"
     extra = writer("--dir", str(tmp_path), "--prefix", "again", "--batches", "1", "--size", "10")
     assert extra.wait(timeout=120) == 0, "and takes new writes"
@@ -92,7 +92,7 @@ def test_two_processes_write_through_one_chroma_server(chroma_server: str) -> No
     assert asyncio.run(store.count()) == 400
     ids = {e.id for e in asyncio.run(store.all())}
     assert {f"{p}-{b}-{i}" for p in "ab" for b in range(5) for i in range(40)} == ids
-    hits = asyncio.run(store.search("b problem 4 39 about trains", k=1, expand=False))
+    hits = asyncio.run(store.search("b problem 4 39 about trains and speeds answer 199", k=1, attach=False))
     assert hits[0].experience.id == "b-4-39"
 
 

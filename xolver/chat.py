@@ -209,7 +209,7 @@ class ChatSession:
         if self.xolver.store is None:
             self.console.print("experience memory is off")
             return
-        hits = await self.xolver.store.search(text, k=5, verified_only=False)
+        hits = await self.xolver.store.search(text, k=5, trusted_only=False)
         for hit in hits:
             self.console.print(f"[{hit.experience.kind}] {hit.experience.content[:160]}", highlight=False)
         if not hits:

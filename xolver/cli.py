@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     memory = commands.add_parser("memory", help="the experience memory")
     memory_commands = memory.add_subparsers(dest="memory_command", required=True)
-    m_import = memory_commands.add_parser("import", help="add experiences from a JSONL file")
+    m_import = memory_commands.add_parser(
+        "import", help="add experiences, or solved problems (problem/question, solution, answer), from a JSONL file"
+    )
     m_import.add_argument("file")
     m_export = memory_commands.add_parser("export", help="write every experience to a JSONL file")
     m_export.add_argument("file")
@@ -77,9 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     m_search.add_argument("--k", type=int, default=5)
     m_search.add_argument("--kind", action="append", choices=list(get_args(ExperienceKind)))
     m_search.add_argument("--task-kind", choices=kinds)
-    m_search.add_argument("--unverified", action="store_true", help="include unverified experiences")
+    m_search.add_argument(
+        "--untrusted", "--unverified", dest="untrusted", action="store_true",
+        help="include what the team wrote but did not verify",
+    )  # fmt: skip
     m_search.add_argument("--json", action="store_true")
-    m_stats = memory_commands.add_parser("stats", help="counts by kind and source")
+    m_stats = memory_commands.add_parser("stats", help="counts by kind, source and trust")
     m_stats.add_argument("--json", action="store_true")
     m_prune = memory_commands.add_parser("prune", help="remove experiences that never helped, and near-duplicates")
     m_prune.add_argument("--min-uses", type=int, default=3)
@@ -225,13 +230,17 @@ def _run_memory(args: argparse.Namespace) -> int:
 async def _memory_command(args: argparse.Namespace, store: ChromaExperienceStore) -> int:
     command = args.memory_command
     if command == "import":
-        from xolver.memory.jsonl import read_experiences
+        from collections import Counter
 
-        experiences, bad = read_experiences(args.file)
+        from xolver.memory.jsonl import read_corpus
+
+        experiences, bad = read_corpus(args.file)
         for line in bad:
             print(f"xolver: {args.file}:{line.line}: skipped: {line.error}", file=sys.stderr)
         await store.add(experiences)
-        print(f"imported {len(experiences)} experiences, skipped {len(bad)} bad lines")
+        sources = Counter(f"{e.source}, {'trusted' if e.trusted else 'untrusted'}" for e in experiences)
+        origin = "; ".join(f"{n} {what}" for what, n in sorted(sources.items()))
+        print(f"imported {len(experiences)} experiences ({origin or 'none'}), skipped {len(bad)} bad lines")
         return EXIT_USER_ERROR if bad and not experiences else 0
     if command == "export":
         from xolver.memory.jsonl import write_experiences
@@ -241,18 +250,20 @@ async def _memory_command(args: argparse.Namespace, store: ChromaExperienceStore
         return 0
     if command == "search":
         hits = await store.search(
-            args.text, k=args.k, task_kind=args.task_kind, verified_only=not args.unverified, kinds=args.kind
+            args.text, k=args.k, task_kind=args.task_kind, trusted_only=not args.untrusted, kinds=args.kind
         )
         rows = [
-            {"id": h.experience.id, "kind": h.experience.kind, "content": h.experience.content,
-             "problem": h.experience.problem, "score": h.score, "similarity": h.similarity, "via": h.via}
+            {**_hit_row(h.experience), "score": h.score, "similarity": h.similarity,
+             "related": [_hit_row(e) for e in h.related]}
             for h in hits
         ]  # fmt: skip
         if args.json:
             print(json.dumps(rows))
         for row in [] if args.json else rows:
             similarity = f"{row['similarity']:.2f}" if row["similarity"] is not None else "-"
-            print(f"[{row['kind']}] {row['id']} sim={similarity} via={row['via']}\n  {row['content'][:200]}")
+            print(f"{_hit_line(row)} sim={similarity}\n  problem: {row['problem'][:120]}\n  {row['content'][:200]}")
+            for related in row["related"]:
+                print(f"  + {_hit_line(related)}: {related['content'][:160]}")
         return 0
     if command == "stats":
         stats = await store.stats()
@@ -264,6 +275,21 @@ async def _memory_command(args: argparse.Namespace, store: ChromaExperienceStore
     else:
         print(f"{'would remove' if args.dry_run else 'removed'} {len(removed)} experiences")
     return 0
+
+
+def _hit_row(experience: Any) -> dict[str, Any]:
+    """What `memory search` shows of a record: where it came from and how far it is trusted."""
+    e = experience
+    return {
+        "id": e.id, "kind": e.kind, "problem": e.problem, "content": e.content, "applies": e.applies,
+        "source": e.source, "verified": e.verified, "trusted": e.trusted, "confidence": e.confidence,
+        "evidence": e.evidence,
+    }  # fmt: skip
+
+
+def _hit_line(row: dict[str, Any]) -> str:
+    trust = "trusted" if row["trusted"] else "untrusted"
+    return f"[{row['kind']}] {row['id']} source={row['source']} {trust} confidence={row['confidence']:.2f}"
 
 
 def _run_serve(args: argparse.Namespace) -> int:

@@ -221,6 +221,12 @@ class Experience(Record):
     provenance: dict[str, str] = Field(default_factory=dict)
     confidence: float = Field(0.5, ge=0.0, le=1.0, description="how strong the evidence behind it was")
     evidence: list[str] = Field(default_factory=list, description="the checks it passed")
+    applies: str = Field("", description="when this applies: the situation, in general terms")
+
+    @property
+    def trusted(self) -> bool:
+        """Retrieved by default: a seed or imported corpus, or what this team wrote and verified."""
+        return self.source != "self" or self.verified
 
 
 EvidenceKind = Literal[
@@ -306,7 +312,9 @@ class Settings(Record):
     )
     sandbox_timeout: float = Field(10.0, gt=0, description="seconds per program run")
     sandbox_concurrency: int = Field(4, ge=1, description="programs running at once in the sandbox, over all solves")
-    min_similarity: float = Field(0.3, ge=-1.0, le=1.0, description="cosine similarity an exemplar needs")
+    min_similarity: float = Field(
+        0.1, ge=-1.0, le=1.0, description="mean view similarity an exemplar needs (tools/bench_retrieval.py)"
+    )
     recall: bool = Field(True, description="when memory has nothing relevant, the model recalls a similar problem")
     samples: int = Field(5, ge=1, le=256, description="k: samples drawn by the self-consistency baseline")
     cheatsheet_file: Path | None = Field(None, description="where the cheatsheet baseline keeps its sheet between runs")

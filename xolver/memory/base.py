@@ -3,29 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from xolver.schema import Experience, TaskKind
 
 
 class ExperienceHit(BaseModel):
-    """One retrieved experience: its fused rank score (higher is better; scale is the store's), its
-    similarity to the query when known, and whether search found it or the graph linked it in."""
+    """One retrieved slot: one solved problem. `experience` is the record that matched, `related` the other
+    records of the same problem (its strategy, solution, code), `score` the fused rank score (higher is
+    better; scale is the store's) and `similarity` the record's best view similarity to the query."""
 
     experience: Experience
     score: float
     similarity: float | None = None
-    via: Literal["search", "graph"] = "search"
+    related: list[Experience] = Field(default_factory=list)
+
+    @property
+    def records(self) -> list[Experience]:
+        """The slot as shown to the team: the match first, then what came with it."""
+        return [self.experience, *self.related]
 
 
 @runtime_checkable
 class ExperienceStore(Protocol):
     async def search(
-        self, query: str, *, k: int, task_kind: TaskKind | None = None, verified_only: bool = True
+        self,
+        query: str,
+        *,
+        k: int,
+        task_kind: TaskKind | None = None,
+        trusted_only: bool = True,
+        exclude: str | None = None,
     ) -> list[ExperienceHit]:
-        """The `k` experiences most relevant to `query`."""
+        """Up to `k` solved problems most relevant to `query`, one slot each. `trusted_only` keeps seed and
+        imported records and verified ones of our own; `exclude` is the text of the problem being solved,
+        whose records are never returned (nor a near-exact copy's)."""
         ...
 
     async def add(self, experiences: Sequence[Experience]) -> list[str]:

@@ -1,20 +1,26 @@
 """`ChromaExperienceStore`: experience memory in Chroma, retrieved by meaning and by words.
 
 Embedded (`PersistentClient` in a directory, one writer at a time through a file lock, crash-safe by
-Chroma's write-ahead log) or shared (`HttpClient` to a Chroma server, for many machines). Retrieval
-fuses dense and BM25 rankings by reciprocal rank, drops hits below a similarity floor and near-
-duplicates, and expands through the experience graph to the strategies and fragments linked to a hit.
+Chroma's write-ahead log) or shared (`HttpClient` to a Chroma server, for many machines).
+
+Two collections: the records (the record itself as the document, small metadata for filters, and the
+embedding of its problem, which identifies the problem) and their views (one embedding per view: problem,
+content, "when this applies"; see `views.py`). Retrieval takes the records with a view nearest the query
+and the best BM25 matches over all views, ranks them by their mean view similarity plus a share of their
+BM25 score and a nudge for their confidence, drops what falls below a similarity floor or too far below
+the best hit, never returns the problem being solved, and gives each solved problem one slot, with the
+other records of that problem attached. tools/bench_retrieval.py measured each of these choices.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -26,20 +32,30 @@ from xolver.errors import ConfigError
 from xolver.memory.base import ExperienceHit
 from xolver.memory.bm25 import BM25Index
 from xolver.memory.embeddings import Embedder
-from xolver.memory.fusion import drop_near_duplicates, reciprocal_rank_fusion
+from xolver.memory.fusion import drop_near_duplicates
 from xolver.memory.graph import ExperienceGraph
+from xolver.memory.views import (
+    DEFAULT_VIEWS,
+    ViewName,
+    lexical_text,
+    problem_hash,
+    problem_key,
+    same_problem,
+    view_texts,
+)
 from xolver.schema import Experience, TaskKind
 
 COLLECTION = "xolver-experiences"
+VIEWS_COLLECTION = "xolver-experience-views"
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
+MIN_SIMILARITY = 0.1  # calibrated on tests/data/retrieval with all-MiniLM-L6-v2 (tools/bench_retrieval.py)
+RELATIVE_CUT = 0.2  # a slot this far below the best similarity is dropped: on the set it cost no right hit
+LEXICAL_WEIGHT = 0.1  # a record's rank score is its mean view similarity + this * its BM25 score / the best one's
+CONFIDENCE_PRIOR = 0.02  # ... + this * (confidence - 0.5): stronger evidence wins a near tie
+MAX_RELATED = 3  # records of the same problem attached to its slot
+DUPLICATE = 0.97  # problem similarity above which two slots show the same problem
 _PAGE = 5000  # Chroma's batch limit is a little above this
-
-
-def search_text(experience: Experience) -> str:
-    """What is embedded and indexed: the problem for a solution, the insight and its problem otherwise."""
-    if experience.kind == "solution":
-        return experience.problem
-    return f"{experience.content}\n{experience.problem}"
+_RELATED_ORDER = {"strategy": 0, "solution": 1, "code_fragment": 2}
 
 
 def _document(experience: Experience) -> str:
@@ -48,15 +64,21 @@ def _document(experience: Experience) -> str:
 
 
 def _to_metadata(experience: Experience) -> dict[str, Any]:
-    """Small metadata: what filters read, fetched for every candidate; the record is fetched for hits only."""
+    """Small metadata: what filters and ranking read, fetched for every candidate; the record is fetched
+    for hits only."""
     return {
         "kind": experience.kind,
         "task_kind": experience.task_kind,
         "source": experience.source,
         "verified": experience.verified,
+        "trusted": experience.trusted,
         "score": float(experience.score),
+        "confidence": float(experience.confidence),
+        "evidence": ",".join(experience.evidence),
         "uses": experience.uses,
         "successes": experience.successes,
+        "problem_key": problem_key(experience),
+        "problem_hash": problem_hash(experience.problem),
     }
 
 
@@ -67,64 +89,87 @@ def _from_row(document: str, metadata: dict[str, Any]) -> Experience:
     return experience
 
 
-def _where(task_kind: TaskKind | None, verified_only: bool, kinds: Sequence[str] | None) -> dict[str, Any] | None:
-    conditions: list[dict[str, Any]] = []
-    if task_kind is not None:
-        conditions.append({"task_kind": task_kind})
-    if verified_only:
-        conditions.append({"verified": True})
-    if kinds:
-        conditions.append({"kind": {"$in": list(kinds)}})
-    if not conditions:
-        return None
-    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+@dataclass(frozen=True)
+class Filter:
+    """Which records a search may return."""
 
+    task_kind: TaskKind | None = None
+    trusted_only: bool = True
+    kinds: tuple[str, ...] = ()
 
-def _passes(
-    metadata: dict[str, Any], task_kind: TaskKind | None, verified_only: bool, kinds: Sequence[str] | None
-) -> bool:
-    """The filters of `_where`, applied to one record's metadata here rather than by Chroma."""
-    if task_kind is not None and metadata["task_kind"] != task_kind:
-        return False
-    if verified_only and not metadata["verified"]:
-        return False
-    return not kinds or metadata["kind"] in kinds
+    def where(self) -> dict[str, Any] | None:
+        """The same test for Chroma's `where` (records and views carry these fields)."""
+        conditions: list[dict[str, Any]] = []
+        if self.task_kind is not None:
+            conditions.append({"task_kind": self.task_kind})
+        if self.trusted_only:
+            conditions.append({"trusted": True})
+        if self.kinds:
+            conditions.append({"kind": {"$in": list(self.kinds)}})
+        if not conditions:
+            return None
+        return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+    def passes(self, metadata: dict[str, Any]) -> bool:
+        if self.task_kind is not None and metadata["task_kind"] != self.task_kind:
+            return False
+        if self.trusted_only and not metadata.get("trusted", metadata.get("verified")):
+            return False
+        return not self.kinds or metadata["kind"] in self.kinds
 
 
 class _Index:
-    """BM25 and the graph, rebuilt from the collection when another writer has changed it."""
+    """BM25, the graph and each record's problem key, rebuilt when another writer changed the collection."""
 
-    def __init__(self) -> None:
+    def __init__(self, views: Sequence[ViewName]) -> None:
+        self.views = tuple(views)
         self.bm25 = BM25Index()
         self.graph = ExperienceGraph()
-        self.kind: list[str] = []
-        self.task_kind: list[str] = []
-        self.verified: list[bool] = []
+        self.position: dict[str, int] = {}
+        self.metadata: list[dict[str, Any]] = []
+        self.by_key: dict[str, list[str]] = {}
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def add(self, ids: Sequence[str], documents: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
-        records = [json.loads(d) for d in documents]
-        self.bm25.add(ids, [search_text(Experience.model_construct(**r)) for r in records])
-        for id_, record in zip(ids, records, strict=True):
-            self.graph.add(id_, record.get("links", []))
-        for m in metadatas:
-            self.kind.append(m["kind"])
-            self.task_kind.append(m["task_kind"])
-            self.verified.append(bool(m["verified"]))
+        records = [Experience.model_validate_json(d) for d in documents]
+        self.bm25.add(ids, [lexical_text(r, self.views) for r in records])
+        for id_, record, metadata in zip(ids, records, metadatas, strict=True):
+            self.graph.add(id_, record.links)
+            self.position[id_] = len(self.metadata)
+            self.metadata.append(metadata)
+            self.by_key.setdefault(problem_key(record), []).append(id_)
         self._arrays = None
 
-    def mask(self, task_kind: TaskKind | None, verified_only: bool, kinds: Sequence[str] | None) -> np.ndarray:
+    def mask(self, where: Filter) -> np.ndarray:
         if self._arrays is None:
-            self._arrays = (np.asarray(self.kind), np.asarray(self.task_kind), np.asarray(self.verified, dtype=bool))
-        kind, task, verified = self._arrays
+            self._arrays = (
+                np.asarray([m["kind"] for m in self.metadata]),
+                np.asarray([m["task_kind"] for m in self.metadata]),
+                np.asarray([bool(m.get("trusted", m.get("verified"))) for m in self.metadata], dtype=bool),
+            )
+        kind, task, trusted = self._arrays
         mask = np.ones(len(kind), dtype=bool)
-        if task_kind is not None:
-            mask &= task == task_kind
-        if verified_only:
-            mask &= verified
-        if kinds:
-            mask &= np.isin(kind, list(kinds))
+        if where.task_kind is not None:
+            mask &= task == where.task_kind
+        if where.trusted_only:
+            mask &= trusted
+        if where.kinds:
+            mask &= np.isin(kind, list(where.kinds))
         return mask
+
+    def related(self, id_: str, key: str, where: Filter) -> list[str]:
+        """Other records of the same problem, and those the record links to, that the filter allows."""
+        found = [i for i in self.by_key.get(key, []) if i != id_] + self.graph.neighbours([id_])
+        return [i for i in dict.fromkeys(found) if i in self.position and where.passes(self.metadata[self.position[i]])]
+
+
+@dataclass
+class _Candidate:
+    id: str
+    score: float
+    similarity: float
+    metadata: dict[str, Any]
+    problem_vector: np.ndarray
 
 
 class ChromaExperienceStore:
@@ -138,7 +183,10 @@ class ChromaExperienceStore:
         collection: str = COLLECTION,
         lock_path: Path | None = None,
         retrieval: RetrievalMode = "hybrid",
-        min_similarity: float = 0.3,
+        views: Sequence[ViewName] = DEFAULT_VIEWS,
+        min_similarity: float = MIN_SIMILARITY,
+        relative_cut: float = RELATIVE_CUT,
+        confidence_prior: float = CONFIDENCE_PRIOR,
         location: str = "",
     ) -> None:
         self.client = client
@@ -146,13 +194,25 @@ class ChromaExperienceStore:
         self.collection = client.get_or_create_collection(
             collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
+        self.views = tuple(views)
+        self._views_name = f"{collection}-views" if collection != COLLECTION else VIEWS_COLLECTION
+        self.view_collection = self._open_views()
         self.retrieval = retrieval
         self.min_similarity = min_similarity
+        self.relative_cut = relative_cut
+        self.confidence_prior = confidence_prior
         self.location = location
         self._file_lock = FileLock(str(lock_path)) if lock_path is not None else None
         self._state = threading.RLock()
         self._index: _Index | None = None
-        self._count: tuple[float, int] | None = None  # (when, count): count() costs ~15 ms at 100k
+        self._counts: tuple[float, int, int] | None = None  # (when, records, views): count() costs ~15 ms at 100k
+        self._views_checked = False
+
+    def _open_views(self) -> Any:
+        return self.client.get_or_create_collection(
+            self._views_name, embedding_function=None, metadata={"views": ",".join(self.views)},
+            configuration={"hnsw": {"space": "cosine"}},
+        )  # fmt: skip
 
     @classmethod
     def open(cls, path: str | Path, embedder: Embedder, **kwargs: Any) -> ChromaExperienceStore:
@@ -196,31 +256,83 @@ class ChromaExperienceStore:
                 with self._file_lock:
                     yield
 
+    def _embed(self, experiences: Sequence[Experience]) -> tuple[np.ndarray, list[tuple[str, dict, np.ndarray]]]:
+        """Each record's problem vector, and one (id, metadata, vector) row per view; one embedder call."""
+        texts: dict[str, int] = {}
+        for e in experiences:
+            texts.setdefault(e.problem.strip() or e.problem, len(texts))
+            for _, text in view_texts(e, self.views):
+                texts.setdefault(text, len(texts))
+        vectors = self.embedder.embed(list(texts))
+        problems = np.stack([vectors[texts[e.problem.strip() or e.problem]] for e in experiences])
+        rows = [
+            (f"{e.id}:{view}", {"record": e.id, "view": view, "kind": e.kind, "task_kind": e.task_kind,
+                                "trusted": e.trusted}, vectors[texts[text]])
+            for e in experiences
+            for view, text in view_texts(e, self.views)
+        ]  # fmt: skip
+        return problems, rows
+
     async def add(self, experiences: Sequence[Experience]) -> list[str]:
         experiences = list({e.id: e for e in experiences}.values())  # one record per id: the last wins
         if not experiences:
             return []
-        vectors = await asyncio.to_thread(self.embedder.embed, [search_text(e) for e in experiences])
-        await asyncio.to_thread(self._add_sync, experiences, [_document(e) for e in experiences], vectors)
+        await self._check_views()
+        problems, rows = await asyncio.to_thread(self._embed, experiences)
+        await asyncio.to_thread(self._add_sync, experiences, problems, rows)
         return [e.id for e in experiences]
 
-    def _add_sync(self, experiences: list[Experience], documents: list[str], vectors: np.ndarray) -> None:
+    def _add_sync(
+        self, experiences: list[Experience], problems: np.ndarray, rows: list[tuple[str, dict, np.ndarray]]
+    ) -> None:
         ids = [e.id for e in experiences]
+        documents = [_document(e) for e in experiences]
         metadatas = [_to_metadata(e) for e in experiences]
         with self._writing():
-            self._count = None
+            self._counts = None
+            known = set(self._index.position) if self._index is not None else set()
+            self.view_collection.delete(where={"record": {"$in": ids}})  # an update may have fewer views
             for start in range(0, len(ids), _PAGE):
                 end = start + _PAGE
                 self.collection.upsert(
-                    ids=ids[start:end], embeddings=vectors[start:end], documents=documents[start:end],
+                    ids=ids[start:end], embeddings=problems[start:end], documents=documents[start:end],
                     metadatas=metadatas[start:end],
                 )  # fmt: skip
+            for start in range(0, len(rows), _PAGE):
+                page = rows[start : start + _PAGE]
+                self.view_collection.upsert(
+                    ids=[r[0] for r in page], metadatas=[r[1] for r in page], embeddings=np.stack([r[2] for r in page])
+                )
             if self._index is not None:
-                known = set(self._index.bm25.ids)
                 if any(i in known for i in ids):
                     self._index = None  # an update: rebuild on the next search
                 else:
                     self._index.add(ids, documents, metadatas)
+
+    async def _check_views(self) -> None:
+        """Embed the views again when the store was built with other views (or before views existed)."""
+        if not self._views_checked:
+            await asyncio.to_thread(self._check_views_sync)
+            self._views_checked = True
+
+    def _check_views_sync(self) -> None:
+        with self._writing():
+            built = (self.view_collection.metadata or {}).get("views")
+            records = self.collection.count()
+            if built == ",".join(self.views) and (records == 0 or self.view_collection.count() > 0):
+                return
+            self.client.delete_collection(self._views_name)
+            self.view_collection = self._open_views()
+            for got in self.iter_all("documents"):
+                experiences = [Experience.model_validate_json(d) for d in got["documents"]]
+                _, rows = self._embed(experiences)
+                for start in range(0, len(rows), _PAGE):
+                    page = rows[start : start + _PAGE]
+                    self.view_collection.upsert(
+                        ids=[r[0] for r in page], metadatas=[r[1] for r in page],
+                        embeddings=np.stack([r[2] for r in page]),
+                    )  # fmt: skip
+            self._counts = None
 
     async def record_use(self, ids: Sequence[str], *, success: bool) -> None:
         if ids:
@@ -244,9 +356,11 @@ class ChromaExperienceStore:
 
     def _delete_sync(self, ids: list[str]) -> None:
         with self._writing():
-            self._count = None
+            self._counts = None
             for start in range(0, len(ids), _PAGE):
-                self.collection.delete(ids=ids[start : start + _PAGE])
+                page = ids[start : start + _PAGE]
+                self.collection.delete(ids=page)
+                self.view_collection.delete(where={"record": {"$in": page}})
             self._index = None
 
     async def aclose(self) -> None:
@@ -296,27 +410,35 @@ class ChromaExperienceStore:
             return [m for got in self.iter_all("metadatas") for m in got["metadatas"]]
 
         metadatas = await asyncio.to_thread(collect)
+        trusted = [bool(m.get("trusted", m.get("verified"))) for m in metadatas]
         return {
             "count": len(metadatas),
             "kinds": dict(Counter(m["kind"] for m in metadatas)),
             "sources": dict(Counter(m["source"] for m in metadatas)),
             "verified": sum(bool(m["verified"]) for m in metadatas),
+            "trusted": sum(trusted),
+            "untrusted": len(trusted) - sum(trusted),
+            "trusted_by_source": dict(Counter(m["source"] for m, t in zip(metadatas, trusted, strict=True) if t)),
+            "mean_confidence": round(float(np.mean([m.get("confidence", 0.5) for m in metadatas])), 3)
+            if metadatas
+            else None,
             "location": self.location,
             "embedder": self.embedder.name,
+            "views": list(self.views),
         }
 
-    def _total(self) -> int:
-        """The record count, re-read at most once a second (other writers may share a server)."""
+    def _totals(self) -> tuple[int, int]:
+        """Record and view counts, re-read at most once a second (other writers may share a server)."""
         now = time.monotonic()
-        if self._count is None or now - self._count[0] > 1.0:
-            self._count = (now, int(self.collection.count()))
-        return self._count[1]
+        if self._counts is None or now - self._counts[0] > 1.0:
+            self._counts = (now, int(self.collection.count()), int(self.view_collection.count()))
+        return self._counts[1], self._counts[2]
 
     def _ensure_index(self) -> _Index:
         with self._state:
-            if self._index is not None and len(self._index.bm25) == self._total():
+            if self._index is not None and len(self._index.bm25) == self._totals()[0]:
                 return self._index
-            index = _Index()
+            index = _Index(self.views)
             for got in self.iter_all("documents", "metadatas"):
                 index.add(got["ids"], got["documents"], got["metadatas"])
             self._index = index
@@ -328,116 +450,128 @@ class ChromaExperienceStore:
         *,
         k: int,
         task_kind: TaskKind | None = None,
-        verified_only: bool = True,
+        trusted_only: bool = True,
+        exclude: str | None = None,
         kinds: Sequence[str] | None = None,
-        expand: bool = True,
+        attach: bool = True,
     ) -> list[ExperienceHit]:
         if k <= 0 or not query.strip():
             return []
-        vector = (await asyncio.to_thread(self.embedder.embed, [query]))[0]
-        return await asyncio.to_thread(self._search_sync, query, vector, k, task_kind, verified_only, kinds, expand)
+        await self._check_views()
+        texts = [query] if exclude is None or exclude == query else [query, exclude]
+        vectors = await asyncio.to_thread(self.embedder.embed, texts)
+        where = Filter(task_kind, trusted_only, tuple(kinds or ()))
+        excluded = None if exclude is None else (exclude, vectors[-1])
+        return await asyncio.to_thread(self._search_sync, query, vectors[0], k, where, excluded, attach)
 
     def _search_sync(
         self,
         query: str,
         vector: np.ndarray,
         k: int,
-        task_kind: TaskKind | None,
-        verified_only: bool,
-        kinds: Sequence[str] | None,
-        expand: bool,
+        where: Filter,
+        exclude: tuple[str, np.ndarray] | None,
+        attach: bool,
     ) -> list[ExperienceHit]:
-        total = self._total()
-        if total == 0:
+        records, views = self._totals()
+        if records == 0:
             return []
-        pool = min(total, max(4 * k, 20))
-        rankings: list[list[str]] = []
-        found: dict[str, tuple[dict[str, Any], np.ndarray]] = {}
+        pool = min(records, max(8 * k, 30))
+        found: list[str] = []
         if self.retrieval in ("hybrid", "dense"):
-            dense = self._dense(vector, pool, total, task_kind, verified_only, kinds)
-            rankings.append([i for i, _, _ in dense])
-            found.update((i, (m, e)) for i, m, e in dense)
+            found += self._dense(vector, pool, views, where)
+        index = self._ensure_index()
+        lexical: dict[str, float] = {}
         if self.retrieval in ("hybrid", "bm25"):
-            index = self._ensure_index()
-            lexical = index.bm25.search(query, pool, index.mask(task_kind, verified_only, kinds))
-            rankings.append([i for i, _ in lexical])
-        fused = reciprocal_rank_fusion(rankings)
-        self._fetch([i for i, _ in fused if i not in found], found)
-        similarity = {i: float(found[i][1] @ vector) for i, _ in fused if i in found}
-        ranked = [(i, s) for i, s in fused if similarity.get(i, -1.0) >= self.min_similarity]
-        if not ranked:
-            return []
-        ids = drop_near_duplicates([i for i, _ in ranked], np.stack([found[i][1] for i, _ in ranked]))[:k]
-        scores = dict(ranked)
-        records = self._records(ids)
-        hits = [ExperienceHit(experience=records[i], score=scores[i], similarity=similarity[i]) for i in ids]
-        if expand:
-            hits += self._expand(ids, k, task_kind, verified_only, kinds, vector)
-        return hits
-
-    def _dense(
-        self,
-        vector: np.ndarray,
-        pool: int,
-        total: int,
-        task_kind: TaskKind | None,
-        verified_only: bool,
-        kinds: Sequence[str] | None,
-    ) -> list[tuple[str, dict[str, Any], np.ndarray]]:
-        """The `pool` nearest experiences that pass the filters.
-
-        Chroma's `where` scans metadata (40 ms at 10k records here), so the nearest 4 x pool are fetched
-        unfiltered and filtered here; only when that leaves too few is the filter handed to Chroma.
-        """
-        include = ["metadatas", "embeddings"]
-        fetch = min(total, 4 * pool)
-        got = self.collection.query(query_embeddings=[vector], n_results=fetch, include=include)
-        rows = [
-            (i, m, np.asarray(e, dtype=np.float32))
-            for i, m, e in zip(got["ids"][0], got["metadatas"][0], got["embeddings"][0], strict=True)
-            if _passes(m, task_kind, verified_only, kinds)
-        ]
-        where = _where(task_kind, verified_only, kinds)
-        if len(rows) < pool and fetch < total and where is not None:
-            got = self.collection.query(query_embeddings=[vector], n_results=pool, where=where, include=include)
-            rows = [
-                (i, m, np.asarray(e, dtype=np.float32))
-                for i, m, e in zip(got["ids"][0], got["metadatas"][0], got["embeddings"][0], strict=True)
-            ]
-        return rows[:pool]
-
-    def _fetch(self, ids: list[str], found: dict[str, tuple[dict[str, Any], np.ndarray]]) -> None:
-        if ids:
-            got = self.collection.get(ids=ids, include=["metadatas", "embeddings"])
-            for i, m, e in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True):
-                found[i] = (m, np.asarray(e, dtype=np.float32))
-
-    def _expand(
-        self,
-        ids: list[str],
-        k: int,
-        task_kind: TaskKind | None,
-        verified_only: bool,
-        kinds: Sequence[str] | None,
-        vector: np.ndarray,
-    ) -> list[ExperienceHit]:
-        """Up to `k` experiences linked to the hits (the strategy and fragments behind a solution)."""
-        linked = self._ensure_index().graph.neighbours(ids)
-        if not linked:
-            return []
-        found: dict[str, tuple[dict[str, Any], np.ndarray]] = {}
-        self._fetch(linked, found)
-        kept = [i for i in linked if i in found and _passes(found[i][0], task_kind, verified_only, kinds)][:k]
-        records = self._records(kept)
+            lexical = dict(index.bm25.search(query, pool, index.mask(where)))
+            found += lexical
+        candidates = self._cut(self._candidates(list(dict.fromkeys(found)), lexical, vector), exclude)
+        slots: list[_Candidate] = []
+        for candidate in candidates:
+            key = candidate.metadata["problem_key"]
+            if any(s.metadata["problem_key"] == key for s in slots):
+                continue
+            if any(float(s.problem_vector @ candidate.problem_vector) >= DUPLICATE for s in slots):
+                continue
+            slots.append(candidate)
+            if len(slots) == k:
+                break
+        related = {
+            s.id: index.related(s.id, s.metadata["problem_key"], where)[:MAX_RELATED] if attach else [] for s in slots
+        }
+        got = self._records([s.id for s in slots] + [i for ids in related.values() for i in ids])
         return [
-            ExperienceHit(experience=records[i], score=0.0, similarity=float(found[i][1] @ vector), via="graph")
-            for i in kept
-        ]
+            ExperienceHit(
+                experience=got[s.id], score=s.score, similarity=s.similarity,
+                related=sorted((got[i] for i in related[s.id] if i in got), key=lambda e: _RELATED_ORDER[e.kind]),
+            )
+            for s in slots
+            if s.id in got
+        ]  # fmt: skip
+
+    def _dense(self, vector: np.ndarray, pool: int, views: int, where: Filter) -> list[str]:
+        """The `pool` records with a view nearest the query that pass the filters, nearest first.
+
+        Chroma's `where` scans metadata (40 ms at 10k records here), so the nearest views are fetched
+        unfiltered and filtered here; only when that leaves too few records is the filter handed to Chroma.
+        """
+        fetch = min(views, 4 * pool * len(self.views))
+        found = self._nearest(vector, fetch, where, None)
+        condition = where.where()
+        if len(found) < pool and fetch < views and condition is not None:
+            found = self._nearest(vector, pool * len(self.views), where, condition)
+        return found[:pool]
+
+    def _nearest(self, vector: np.ndarray, n: int, where: Filter, condition: dict[str, Any] | None) -> list[str]:
+        got = self.view_collection.query(query_embeddings=[vector], n_results=n, where=condition, include=["metadatas"])
+        return list(dict.fromkeys(m["record"] for m in got["metadatas"][0] if where.passes(m)))
+
+    def _candidates(self, ids: list[str], lexical: dict[str, float], vector: np.ndarray) -> list[_Candidate]:
+        """Each record found, ranked by its mean view similarity plus a share of its relative BM25 score,
+        nudged by its confidence."""
+        if not ids:
+            return []
+        got = self.collection.get(ids=ids, include=["metadatas", "embeddings"])
+        views = self.view_collection.get(ids=[f"{i}:{v}" for i in ids for v in self.views], include=["embeddings"])
+        per_record: dict[str, list[float]] = {}
+        for view_id, embedding in zip(views["ids"], views["embeddings"], strict=True):
+            per_record.setdefault(view_id.rsplit(":", 1)[0], []).append(float(np.asarray(embedding) @ vector))
+        top_lexical = max(lexical.values(), default=0.0) or 1.0
+        candidates = []
+        for i, metadata, embedding in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True):
+            similarity = float(np.mean(per_record[i])) if i in per_record else -1.0
+            score = similarity if self.retrieval != "bm25" else 0.0
+            score += LEXICAL_WEIGHT * lexical.get(i, 0.0) / top_lexical
+            score += self.confidence_prior * (float(metadata.get("confidence", 0.5)) - 0.5)
+            candidates.append(_Candidate(i, score, similarity, metadata, np.asarray(embedding, dtype=np.float32)))
+        return sorted(candidates, key=lambda c: (-c.score, c.id))
+
+    def _cut(self, candidates: list[_Candidate], exclude: tuple[str, np.ndarray] | None) -> list[_Candidate]:
+        """Drop the problem being solved (every record of it), then what is below the floor or too far
+        below the best hit left."""
+        if exclude is not None:
+            text, vector = exclude
+            banned = {c.metadata["problem_key"] for c in candidates if self._is_problem(c, text, vector)}
+            candidates = [c for c in candidates if c.metadata["problem_key"] not in banned]
+        kept = [c for c in candidates if c.similarity >= self.min_similarity]
+        if not kept:
+            return []
+        top = max(c.similarity for c in kept)
+        return [c for c in kept if c.similarity >= top - self.relative_cut]
+
+    def _is_problem(self, candidate: _Candidate, text: str, vector: np.ndarray) -> bool:
+        if candidate.metadata.get("problem_hash") == problem_hash(text):
+            return True
+        if float(candidate.problem_vector @ vector) < 0.9:
+            return False  # a near-exact copy embeds almost the same
+        record = self._records([candidate.id]).get(candidate.id)
+        return record is not None and same_problem(record.problem, text)
 
     async def prune(self, *, min_uses: int = 3, duplicate_similarity: float = 0.98, dry_run: bool = False) -> list[str]:
         """Remove experiences that never helped after `min_uses` uses, and near-duplicates of a better one.
 
-        Of two near-duplicates of one kind, the one with more successes (then higher score) stays.
+        Of two records of one kind whose problems are near-duplicates, the one with more successes (then
+        higher score) stays.
         """
 
         def plan() -> list[str]:
@@ -452,8 +586,6 @@ class ChromaExperienceStore:
             rows.sort(key=lambda r: (int(r[1].get("successes", 0)), float(r[1].get("score", 0.0))), reverse=True)
             for kind in {m["kind"] for _, m, _ in rows}:
                 group = [r for r in rows if r[1]["kind"] == kind]
-                if not group:
-                    continue
                 keep = set(
                     drop_near_duplicates([r[0] for r in group], np.stack([r[2] for r in group]), duplicate_similarity)
                 )

@@ -162,13 +162,16 @@ class XolverLoop:
         return await self.store.add(lesson) if lesson else []
 
     async def _retrieve(self, problem: Problem) -> list[Experience]:
-        """Top-k exemplars from memory; when it has nothing relevant, the model's own recollection."""
+        """Exemplars of k other solved problems from memory, each with its strategy and code attached (never
+        the problem itself); when memory has nothing relevant, the model's own recollection."""
         if self.config.exemplars == 0 or self.config.retrieval == "none":
             return []
         exemplars: list[Experience] = []
         if self.store is not None:
-            hits = await self.store.search(problem.text, k=self.config.exemplars, task_kind=problem.kind)
-            exemplars = [hit.experience for hit in hits]
+            hits = await self.store.search(
+                problem.text, k=self.config.exemplars, task_kind=problem.kind, exclude=problem.text
+            )
+            exemplars = [record for hit in hits for record in hit.records]
         if not exemplars and self.config.recall:
             exemplars = await self.recaller.recall(problem)
         return exemplars

@@ -12,7 +12,7 @@ from xolver.team.evidence import summary
 from xolver.team.templates import render
 
 RECALL_MAX_TOKENS = 384
-STRATEGY_MAX_TOKENS = 120
+STRATEGY_MAX_TOKENS = 160
 
 
 def passing_code(best: Candidate, verification: Verification) -> list[str]:
@@ -83,16 +83,26 @@ class Learner(Agent):
             )
             solution.links.append(fragment.id)
             records.append(fragment)
-        insight = await self._distil(problem, best)
+        insight, applies = await self._distil(problem, best)
         if insight:
             strategy = Experience(
                 kind="strategy", content=insight, links=[solution.id], provenance=provenance, **common
             )
             solution.links.append(strategy.id)
             records.append(strategy)
+        for record in records:
+            record.applies = applies  # every record of the solve is found by the situation it fits
         return records
 
-    async def _distil(self, problem: Problem, best: Candidate) -> str | None:
+    async def _distil(self, problem: Problem, best: Candidate) -> tuple[str | None, str]:
+        """The strategy and its "when this applies" key, from one small call. A reply without the labels
+        is taken whole as the strategy, with no key."""
         prompt = render("strategy", problem=problem.text, solution=clip(best.reasoning, 2500))
         reply = await self.try_ask(prompt, max_tokens=STRATEGY_MAX_TOKENS)
-        return None if isinstance(reply, ModelError) else reply.text.strip() or None
+        if isinstance(reply, ModelError):
+            return None, ""
+        text = reply.text.strip()
+        strategy = re.search(r"strategy:\s*(.+?)\s*(?:applies when:|$)", text, re.IGNORECASE | re.DOTALL)
+        applies = re.search(r"applies when:\s*(.+)", text, re.IGNORECASE | re.DOTALL)
+        insight = strategy.group(1).strip() if strategy else text
+        return insight or None, clip(applies.group(1).strip(), 300) if applies else ""

@@ -6,6 +6,7 @@ from typing import Any
 
 from xolver.errors import ModelError
 from xolver.llm.usage import usage_scope
+from xolver.memory.views import problem_key
 from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
 from xolver.team.agent import Agent, clip
 from xolver.team.parsing import extract_answer, extract_code
@@ -23,12 +24,37 @@ def answer_instructions(problem: Problem) -> str:
     return render(f"answer_{problem.kind}")
 
 
+def exemplar_slots(exemplars: list[Experience]) -> list[list[Experience]]:
+    """Exemplars grouped by the solved problem they came from: a record joins the slot before it when it
+    is of the same problem or linked to one of its records (retrieval lists a slot's records together)."""
+    slots: list[list[Experience]] = []
+    for exp in exemplars:
+        slot = slots[-1] if slots else []
+        if slot and any(
+            problem_key(other) == problem_key(exp) or other.id in exp.links or exp.id in other.links for other in slot
+        ):
+            slot.append(exp)
+        else:
+            slots.append([exp])
+    return slots
+
+
+_LABEL = {"solution": "Solution", "strategy": "Strategy", "code_fragment": "Code"}
+
+
 def render_exemplars(exemplars: list[Experience]) -> str:
+    """One example per solved problem: its problem, then its strategy, solution and code."""
     if not exemplars:
         return ""
     parts = ["", "Solved examples from the team's experience:"]
-    for i, exp in enumerate(exemplars, 1):
-        parts.append(f"### Example {i}\nProblem: {clip(exp.problem, 600)}\n{clip(exp.content, EXEMPLAR_CHARS)}")
+    for i, slot in enumerate(exemplar_slots(exemplars), 1):
+        lines = [f"### Example {i}", f"Problem: {clip(slot[0].problem, 600)}"]
+        applies = next((e.applies for e in slot if e.applies), "")
+        if applies:
+            lines.append(f"When this applies: {clip(applies, 300)}")
+        for exp in slot:
+            lines.append(f"{_LABEL[exp.kind]}:\n{clip(exp.content, EXEMPLAR_CHARS)}")
+        parts.append("\n".join(lines))
     return "\n".join(parts) + "\n"
 
 
