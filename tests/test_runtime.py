@@ -184,9 +184,9 @@ async def test_the_sandbox_runs_at_most_its_capacity_over_all_solves() -> None:
     assert sandbox.most == 2
 
 
-def sandbox_processes() -> list[str]:
-    """Programs of the sandbox user (uid 1000) still alive on this host."""
-    done = subprocess.run(["ps", "-u", "1000", "-o", "pid="], capture_output=True, text=True)
+def processes_with(marker: str) -> list[str]:
+    """Processes on this host (sandboxes' namespaces and containers included) whose command line has `marker`."""
+    done = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
     return done.stdout.split()
 
 
@@ -197,17 +197,23 @@ async def test_a_cancelled_run_kills_its_program(backend: str) -> None:
 
     box = open_sandbox(backend)
     before = containers()
-    run = asyncio.ensure_future(box.run("import time\nprint('started', flush=True)\ntime.sleep(60)", timeout=60))
-    await asyncio.sleep(1.5)
-    assert not run.done()
+    marker = f"xolver-cancel-{backend}-{time.time_ns()}"  # the program renames itself so the host can find it
+    sleep = "import time; time.sleep(60)"
+    program = f"import os, sys\nos.execv(sys.executable, [sys.executable, '-c', '{sleep}', '{marker}'])"
+    run = asyncio.ensure_future(box.run(program, timeout=60))
+    for _ in range(100):
+        if processes_with(marker):
+            break
+        await asyncio.sleep(0.1)
+    assert processes_with(marker) and not run.done()
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
     for _ in range(50):
-        if not sandbox_processes() and containers() <= before:
+        if not processes_with(marker) and containers() <= before:
             break
         await asyncio.sleep(0.1)
-    assert sandbox_processes() == [] and containers() <= before
+    assert processes_with(marker) == [] and containers() <= before
     await box.aclose()
 
 

@@ -95,4 +95,4 @@ async def test_python_in_a_math_answer_is_run_and_its_output_is_the_answer() -> 
     assert sandbox.runs[0][0] == "print(347 * 29)"
     assert result.answer == "10063"
     fragments = [e for e in store.experiences.values() if e.kind == "code_fragment"]
-    assert [f.content for f in fragments] == ["print(347 * 29)"]
+    assert [f.content for f in fragments] == ["value = 347\nvalue_2 = 29\nprint(value * value_2)"]

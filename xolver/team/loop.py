@@ -93,7 +93,7 @@ class XolverLoop:
             except TimeoutError:
                 late = True
             await self._emit(PlanReady(problem_id=problem.id, roles=roles, exemplars=len(exemplars)))
-            shared = SharedMemory(self.config.agents)
+            shared = SharedMemory(self.config.agents, by_tests=problem.kind == "code")
             iterations: list[IterationRecord] = []
             stop_reason: StopReason = "deadline"
             if not late:

@@ -9,6 +9,7 @@ from xolver.memory.base import ExperienceStore
 from xolver.schema import Candidate, Experience, Problem, Verification
 from xolver.team.agent import Agent, clip
 from xolver.team.evidence import summary
+from xolver.team.programs import lift_numbers
 from xolver.team.templates import render
 
 RECALL_MAX_TOKENS = 384
@@ -73,11 +74,17 @@ class Learner(Agent):
             "problem": problem.text, "task_kind": problem.kind, "source": "self", "verified": True,
             "confidence": verification.confidence, "evidence": summary(verification.evidence),
         }  # fmt: skip
+        programs = passing_code(best, verification)
+        if problem.kind == "math":  # numbers in named variables at the top: a sibling changes those lines
+            programs = [lift_numbers(code, problem.text) for code in programs]
+        content = best.reasoning
+        if programs and problem.kind == "math":
+            content = f"Program:\n```python\n{programs[0]}\n```\nAnswer: {best.answer}"
         solution = Experience(
-            kind="solution", content=best.reasoning, score=best.score or 0.0, provenance=provenance, **common
+            kind="solution", content=content, score=best.score or 0.0, provenance=provenance, **common
         )
         records = [solution]
-        for code in passing_code(best, verification):
+        for code in programs:
             fragment = Experience(
                 kind="code_fragment", content=code, links=[solution.id], provenance=provenance, **common
             )

@@ -10,6 +10,7 @@ from xolver.memory.views import problem_key
 from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
 from xolver.team.agent import Agent, clip
 from xolver.team.parsing import extract_answer, extract_code
+from xolver.team.programs import answer_from_output
 from xolver.team.templates import render
 from xolver.tools.python import run_python
 
@@ -140,8 +141,10 @@ class Solver(Agent):
         if code is None or self.sandbox is None:
             return Candidate(**base, reasoning=text, answer=extract_answer(text, problem.kind), usage=usage)
         call = await run_python(self.sandbox, code, timeout=self.config.sandbox_timeout)
-        printed = call.output.strip().splitlines()[-1:] if call.ok else []
-        answer = printed[0].strip() if printed and printed[0].strip() else extract_answer(text, problem.kind)
+        printed = answer_from_output(call.output) if call.ok else None
+        answer = printed if problem.kind == "math" and printed else extract_answer(text, problem.kind)
+        if problem.kind != "math" and call.ok and call.output.strip():
+            answer = call.output.strip().splitlines()[-1].strip()
         note = f"\n[program output]\n{call.output}" if call.output else ""
         return Candidate(**base, reasoning=text + note, answer=answer, tool_calls=[call], usage=usage)
 

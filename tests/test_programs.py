@@ -1,0 +1,64 @@
+"""Math through programs: the answer a program printed, a solved program kept with its numbers named,
+and the answer chosen by what the candidates' programs print."""
+
+from __future__ import annotations
+
+import pytest
+
+from xolver.schema import Candidate, Judgement, ToolCall
+from xolver.team.programs import answer_from_output, lift_numbers
+from xolver.team.shared import SharedMemory
+
+
+@pytest.mark.parametrize(
+    ("output", "answer"),
+    [("8\n", "8"), ("Speed: 40.000 km/h", "40.000"), ("The answer is 1,200 dollars", "1200"),
+     ("12\n\n", "12"), ("", None), ("no number here", "no number here"), ("3/4", "3/4")],
+)  # fmt: skip
+def test_the_answer_is_what_the_program_printed_last(output: str, answer: str | None) -> None:
+    assert answer_from_output(output) == answer
+
+
+def test_numbers_of_the_problem_move_into_named_variables_at_the_top() -> None:
+    lifted = lift_numbers("print(12 / 3 * 2)", "A shop sells pens at 3 for 2 dollars. How much do 12 pens cost?")
+    assert lifted.splitlines()[:3] == ["pens = 12", "pens_2 = 3", "dollars = 2"]
+    namespace: dict[str, object] = {}
+    exec(lifted.replace("print(", "result = ("), namespace)  # the lifted program computes the same value
+    assert namespace["result"] == 8.0
+    sibling = lifted.replace("pens = 12", "pens = 30")  # the next problem of the kind: change a line
+    exec(sibling.replace("print(", "result = ("), namespace)
+    assert namespace["result"] == 20.0
+
+
+def test_a_program_that_names_its_quantities_or_does_not_parse_is_kept_as_it_is() -> None:
+    named = "boxes = 6\napples = 9\nprint(boxes * apples)"
+    assert lift_numbers(named, "There are 6 boxes with 9 apples in each box.") == named
+    assert lift_numbers("print(6 *", "6 boxes") == "print(6 *"
+
+
+def candidate(answer: str, *, program: bool | None, score: float | None, iteration: int = 0) -> Candidate:
+    calls = [] if program is None else [ToolCall(tool="python", arguments={"code": "..."}, ok=program)]
+    judgement = (
+        Judgement(candidate_id="x", status="scored", score=score)
+        if score is not None
+        else Judgement(candidate_id="x", status="unparsed")
+    )
+    return Candidate(role="r", agent=0, iteration=iteration, answer=answer, tool_calls=calls, judgement=judgement)
+
+
+def test_the_answer_most_programs_print_beats_a_judge_of_the_same_size() -> None:
+    shared = SharedMemory(2)
+    shared.update([candidate("42", program=None, score=1.0), candidate("8", program=True, score=0.2),
+                   candidate("8", program=True, score=None)])  # fmt: skip
+    assert shared.best is not None and shared.best.answer == "8"
+    shared.update(
+        [candidate("42", program=False, score=1.0, iteration=1), candidate("8", program=True, score=0.5, iteration=1)]
+    )
+    assert shared.best.answer == "8" and shared.best.iteration == 1
+
+
+def test_code_candidates_still_rank_by_their_tests() -> None:
+    shared = SharedMemory(2, by_tests=True)
+    shared.update([candidate("a", program=None, score=1.0), candidate("b", program=True, score=0.5),
+                   candidate("b", program=True, score=0.5)])  # fmt: skip
+    assert shared.best is not None and shared.best.answer == "a"
