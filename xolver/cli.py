@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("problem", help="the problem text, or '-' to read it from standard input")
     solve.add_argument("--kind", choices=kinds, default="math")
     solve.add_argument("--json", action="store_true", help="print the SolveResult as one JSON object")
+    solve.add_argument("--save", metavar="FILE", help="append the whole solve to FILE (for `xolver view` and `replay`)")
     _add_run_flags(solve)
 
     chat = commands.add_parser("chat", help="talk to the team in the terminal (reads plain lines when piped)")
@@ -164,6 +165,11 @@ def _run_solve(args: argparse.Namespace) -> int:
 
     with Xolver(config) as xolver:
         result = xolver.solve(problem, on_event=None if args.json else progress)
+    if args.save:
+        from xolver.bench.records import save_solves
+
+        save_solves(args.save, [result])
+        print(f"saved to {args.save}", file=sys.stderr)
     if args.json:
         print(result.model_dump_json())
         return 0

@@ -1,19 +1,38 @@
 """The sandbox a runtime shares between its solves: a capacity limit over a backend (like the model
-client's wrappers), and a backend opened on its first run when the run may never execute code."""
+client's wrappers), a backend opened on its first run when the run may never execute code, and each run
+recorded in the run logs open around it (a solve's, like the model calls of `xolver.llm.usage.call_log`)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
 
 from xolver.aio import LoopLimit
 from xolver.sandbox.base import ExecResult, Limits, Sandbox
+from xolver.schema import SandboxRun
+
+_logs: ContextVar[tuple[list[SandboxRun], ...]] = ContextVar("xolver_run_logs", default=())
+
+
+@contextmanager
+def run_log() -> Iterator[list[SandboxRun]]:
+    """Record every sandbox run made inside this block (and tasks it starts), in the order they end."""
+    runs: list[SandboxRun] = []
+    token = _logs.set((*_logs.get(), runs))
+    try:
+        yield runs
+    finally:
+        _logs.reset(token)
 
 
 class LimitedSandbox:
     """At most `limit` programs at once through `sandbox` (a Docker backend starts a container per
-    concurrent run); or through the one `LimitedSandbox.opening(open_sandbox, limit)` opens on its first run."""
+    concurrent run); or through the one `LimitedSandbox.opening(open_sandbox, limit)` opens on its first run.
+    Each run is recorded in the open run logs."""
 
     def __init__(self, sandbox: Sandbox | None, limit: int, *, opener: Callable[[], Sandbox] | None = None) -> None:
         if (sandbox is None) == (opener is None):
@@ -47,9 +66,18 @@ class LimitedSandbox:
         timeout: float = 10.0,
         limits: Limits | None = None,
     ) -> ExecResult:
+        started_at = datetime.now(UTC)
         async with self.limit.slot():
             backend = self._sandbox or await asyncio.to_thread(self._backend)
-            return await backend.run(code, stdin=stdin, files=files, timeout=timeout, limits=limits)
+            result = await backend.run(code, stdin=stdin, files=files, timeout=timeout, limits=limits)
+        logs = _logs.get()
+        if logs:
+            run = SandboxRun(
+                code=code, stdin=stdin, files=files or {}, timeout=timeout, result=result, started_at=started_at
+            )
+            for runs in logs:
+                runs.append(run)
+        return result
 
     async def aclose(self) -> None:
         with self._lock:
