@@ -115,10 +115,10 @@ SEED = [
 ]
 
 
-async def record_run(out: Path, *, concurrency: int = 4) -> Path:
+async def record_run(out: Path, *, iterations: int = 2, concurrency: int = 4) -> Path:
     """Solve and grade the 20 problems into `out` (and its solves sidecar); returns `out`."""
     config = load_config(
-        agents=3, iterations=2, retries=0, retry_delay=0.0, timeout=5.0, recall=False, memory=True,
+        agents=3, iterations=iterations, retries=0, retry_delay=0.0, timeout=5.0, recall=False, memory=True,
         sandbox="process", seed=7,
     )  # fmt: skip
     model = ScriptedModel(reply, name="openai/scripted-7b")
