@@ -28,7 +28,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from xolver.llm.usage import call_log
@@ -118,8 +118,9 @@ class SolveTracing:
         """Phase spans from the events' times, and each call and run under the phase it started in."""
         from opentelemetry import trace
 
-        began = start = datetime.fromtimestamp(root.start_time / 1e9, UTC)  # type: ignore[attr-defined]
-        phases: list[tuple[str, datetime, datetime]] = []
+        began: int = root.start_time  # type: ignore[attr-defined]
+        start = began
+        phases: list[tuple[Span, int, int]] = []
         for event in events:
             name = None
             if isinstance(event, PlanReady):
@@ -129,35 +130,33 @@ class SolveTracing:
             elif isinstance(event, Verified):
                 name = "xolver.verify"
             if name is not None:
-                phases.append((name, start, event.at))
-                start = event.at
-        spans = []
-        for name, begin, end in phases:
-            span = self.tracer.start_span(name, context=trace.set_span_in_context(root), start_time=_ns(begin))
-            span.end(end_time=_ns(end))
-            spans.append((span, begin, end))
+                end = max(start, _ns(event.at))
+                span = self.tracer.start_span(name, context=trace.set_span_in_context(root), start_time=start)
+                span.end(end_time=end)
+                phases.append((span, start, end))
+                start = end
 
-        def parent(moment: datetime) -> Any:
-            inside = next((span for span, begin, end in spans if begin <= moment <= end), root)
+        def parent(moment: int) -> Any:
+            inside = next((span for span, begin, end in phases if begin <= moment <= end), root)
             return trace.set_span_in_context(inside)
 
         for call in calls:
-            when = call.started_at or began
+            when = max(began, _ns(call.started_at)) if call.started_at else began
             span = self.tracer.start_span(
-                f"chat {call.model}", context=parent(when), start_time=_ns(when),
+                f"chat {call.model}", context=parent(when), start_time=when,
                 kind=trace.SpanKind.CLIENT, attributes=self._call_attributes(call),
             )  # fmt: skip
             if call.error is not None:
                 span.set_status(trace.Status(trace.StatusCode.ERROR, call.error))
-            span.end(end_time=_ns(when + timedelta(seconds=call.seconds)))
+            span.end(end_time=when + int(call.seconds * 1e9))
         for run in runs:
+            when = max(began, _ns(run.started_at))
             span = self.tracer.start_span(
-                "execute_tool python", context=parent(run.started_at), start_time=_ns(run.started_at),
-                attributes=_run_attributes(run),
-            )  # fmt: skip
+                "execute_tool python", context=parent(when), start_time=when, attributes=_run_attributes(run)
+            )
             if not run.result.ok:
                 span.set_status(trace.Status(trace.StatusCode.ERROR, "the program failed"))
-            span.end(end_time=_ns(run.started_at + timedelta(seconds=run.result.duration)))
+            span.end(end_time=when + int(run.result.duration * 1e9))
 
     def _call_attributes(self, call: ModelCall) -> dict[str, Any]:
         attributes: dict[str, Any] = {
