@@ -23,7 +23,7 @@ from xolver.memory.replay import RecordedExemplars
 from xolver.runtime import Runtime
 from xolver.sandbox.replay import ReplaySandbox
 from xolver.schema import Candidate, Record, SolveResult
-from xolver.tools.grading import Grader, is_code
+from xolver.tools.grading import is_code
 
 
 class Change(Record):
@@ -56,45 +56,42 @@ class Replayed(Record):
         return not self.changes and self.error is None and faithful
 
 
-async def replay_solve(recorded: SolveResult, *, strict: bool = False) -> tuple[SolveResult, ReplayBook, ReplaySandbox]:
-    """`recorded` solved again with today's code against its own replies, program runs and exemplars."""
+def replay_runtime(recorded: SolveResult, *, strict: bool = False) -> tuple[Runtime, ReplayBook, ReplaySandbox]:
+    """A runtime that solves as `recorded` did, with its replies, program runs and exemplars for services."""
     settings = recorded.config.settings
     book = ReplayBook(recorded.calls, strict=strict)
     models = {role: ReplayModel(book, recorded.config.models.get(role, settings.model_for(role))) for role in ROLES}
     sandbox = ReplaySandbox(recorded.runs)
-    store = RecordedExemplars(recorded.exemplars) if settings.memory else None
     runtime = Runtime(
-        settings, method=recorded.config.method, model=models, store=store,
+        settings, method=recorded.config.method, model=models,
+        store=RecordedExemplars(recorded.exemplars) if settings.memory else None,
         sandbox=None if settings.sandbox == "none" else sandbox,
     )  # fmt: skip
-    async with runtime:
-        result = await runtime.solve(recorded.problem)
-    return result, book, sandbox
+    return runtime, book, sandbox
 
 
-async def replay_record(record: BenchRecord, *, strict: bool = False, grader: Grader | None = None) -> Replayed:
-    """Replay a record's solve; an answer that changed is graded again against the record's reference
-    when that needs no sandbox (a code problem's hidden tests are not in the record)."""
+async def replay_record(record: BenchRecord, *, strict: bool = False) -> Replayed:
+    """Replay a record's solve. An answer that changed is graded again against the record's reference when
+    that needs no sandbox (a code problem's hidden tests are not in the record)."""
     recorded = record.solve
     if recorded is None:
         return Replayed(id=record.id, error=f"no recorded solve ({record.status}: {record.error or 'not kept'})")
     try:
-        result, book, sandbox = await replay_solve(recorded, strict=strict)
+        runtime, book, sandbox = replay_runtime(recorded, strict=strict)
+        async with runtime:
+            result = await runtime.solve(recorded.problem)
+            correct_after = record.correct
+            if record.correct is not None and result.answer != recorded.answer:
+                problem = recorded.problem.model_copy(update={"answer": record.reference})
+                correct_after = None if is_code(problem) else (await grade_rounds(runtime.grader, problem, result))[0]
     except Exception as exc:
         return Replayed(id=record.id, error=f"the replay failed: {type(exc).__name__}: {exc}")
     counts = {how: sum(m.how == how for m in book.matches) for how in ("exact", "nearest", "reused", "missing")}
-    replayed = Replayed(
+    return Replayed(
         id=record.id, changes=changes_between(recorded, result), unasked=len(book.unused()),
-        runs_missing=sandbox.missing, correct_before=record.correct, correct_after=record.correct, result=result,
+        runs_missing=sandbox.missing, correct_before=record.correct, correct_after=correct_after, result=result,
         **counts,
     )  # fmt: skip
-    if record.correct is not None and result.answer != recorded.answer:
-        problem = recorded.problem.model_copy(update={"answer": record.reference})
-        if grader is None or is_code(problem):
-            replayed.correct_after = None
-        else:
-            replayed.correct_after, _ = await grade_rounds(grader, problem, result)
-    return replayed
 
 
 async def replay_records(
@@ -102,17 +99,13 @@ async def replay_records(
 ) -> list[Replayed]:
     """Replay many records, `concurrency` at a time, in their order."""
     gate = asyncio.Semaphore(concurrency)
-    grader = Grader()
 
     async def one(record: BenchRecord) -> Replayed:
         async with gate:
-            return await replay_record(record, strict=strict, grader=grader)
+            return await replay_record(record, strict=strict)
 
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(record)) for record in records]
-    finally:
-        await grader.aclose()
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(record)) for record in records]
     return [task.result() for task in tasks]
 
 

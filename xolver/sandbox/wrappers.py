@@ -6,27 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from xolver.aio import LoopLimit
+from xolver.aio import LoopLimit, ScopedLog
 from xolver.sandbox.base import ExecResult, Limits, Sandbox
 from xolver.schema import SandboxRun
 
-_logs: ContextVar[tuple[list[SandboxRun], ...]] = ContextVar("xolver_run_logs", default=())
-
-
-@contextmanager
-def run_log() -> Iterator[list[SandboxRun]]:
-    """Record every sandbox run made inside this block (and tasks it starts), in the order they end."""
-    runs: list[SandboxRun] = []
-    token = _logs.set((*_logs.get(), runs))
-    try:
-        yield runs
-    finally:
-        _logs.reset(token)
+_runs: ScopedLog[SandboxRun] = ScopedLog("xolver_run_logs")
+run_log = _runs.scope  # `with run_log() as runs:` records every sandbox run made inside, in the order they end
 
 
 class LimitedSandbox:
@@ -70,13 +58,10 @@ class LimitedSandbox:
         async with self.limit.slot():
             backend = self._sandbox or await asyncio.to_thread(self._backend)
             result = await backend.run(code, stdin=stdin, files=files, timeout=timeout, limits=limits)
-        logs = _logs.get()
-        if logs:
-            run = SandboxRun(
+        if _runs.recording():
+            _runs.record(SandboxRun(
                 code=code, stdin=stdin, files=files or {}, timeout=timeout, result=result, started_at=started_at
-            )
-            for runs in logs:
-                runs.append(run)
+            ))  # fmt: skip
         return result
 
     async def aclose(self) -> None:
