@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Prepare a Debian host (as root) for both sandbox backends: Docker's engine and the sandbox image, and
-# the system Python packages the process sandbox offers programs. Safe to run again.
+# the system Python packages the process sandbox offers programs; and Debian's Chromium, which the
+# viewer's browser tests drive (about 20 s to install). Safe to run again.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 /usr/bin/python3 -c "import numpy, sympy, scipy" 2>/dev/null || need+=(python3-numpy python3-sympy python3-scipy)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

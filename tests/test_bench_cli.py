@@ -87,3 +87,5 @@ def test_a_run_over_a_local_ray_instance(tmp_path: Path, fake_server: str) -> No
     assert sorted(r["id"] for r in rows) == [f"q{i}" for i in range(8)], "every id exactly once, q0 resumed"
     assert all(r["correct"] is False and r["error"] is None for r in rows[1:])
     assert "7 problems solved now, 1 already in" in done.stdout
+    solves = {json.loads(line)["run_id"] for line in (tmp_path / "ray.solves.jsonl").read_text().splitlines()}
+    assert {r["run_id"] for r in rows[1:]} <= solves, "each worker's whole solve reaches the driver's sidecar"

@@ -15,6 +15,7 @@ import pytest
 from helpers import good_team, make_xolver
 
 from xolver.bench import load_problems, run_benchmark
+from xolver.bench.records import load_run
 from xolver.bench.runner import Evaluator, finished_ids
 from xolver.tools.grading import Grader
 
@@ -122,3 +123,7 @@ def test_a_run_killed_three_times_resumes_with_every_id_exactly_once(tmp_path: P
     assert done.returncode == 0, done.stderr
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines() if line.strip()]
     assert sorted(ids) == sorted(f"q{i}" for i in range(24)), "every id exactly once"
+    saved = load_run(out)
+    assert not saved.bad and all(r.solve is not None and r.solve.problem.id == r.id for r in saved.records), (
+        "every finished problem's whole solve survived the kills"
+    )

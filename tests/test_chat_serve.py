@@ -15,6 +15,7 @@ from helpers import make_xolver, planner_reply
 from stub_server import stub_server, team_handler
 
 from xolver import Experience, InMemoryExperienceStore
+from xolver.bench.records import load_run
 from xolver.llm.testing import scripted_team
 
 CLI = [sys.executable, "-m", "xolver.cli"]
@@ -28,7 +29,7 @@ def chat(
 
 
 def test_piped_chat_answers_keeps_context_and_runs_commands(tmp_path: Path) -> None:
-    transcript = tmp_path / "session.json"
+    transcript = tmp_path / "session.jsonl"
     script = (f"What is 347 times 29?\n/agents 2\n/agents 0\n/bogus\nAnd that minus 63?\n/memory search trains\n"
               f"/trace\n/save {transcript}\n/quit\nnever asked\n")  # fmt: skip
     with stub_server(team_handler) as api_base:
@@ -42,9 +43,10 @@ def test_piped_chat_answers_keeps_context_and_runs_commands(tmp_path: Path) -> N
     assert "not changed:" in out and "unknown command or arguments: /bogus" in out
     assert "experience memory is off" in out
     assert '"stop_reason": "converged"' in out  # /trace prints the last solve as JSON
-    saved = json.loads(transcript.read_text())
-    assert [t["question"] for t in saved["turns"]] == ["What is 347 times 29?", "And that minus 63?"]
-    follow_up = saved["turns"][1]["result"]["problem"]["text"]
+    saved = load_run(transcript)  # the format of `xolver solve --save`: one SolveResult a line
+    assert saved.kind == "solves" and [r.answer for r in saved.records] == ["10063", "10063"]
+    first, follow_up = (r.solve.problem.text for r in saved.records if r.solve is not None)
+    assert first == "What is 347 times 29?"
     assert "Q: What is 347 times 29?\nA: 10063" in follow_up and follow_up.endswith("New question: And that minus 63?")
     assert "never asked" not in out
 

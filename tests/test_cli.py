@@ -144,7 +144,7 @@ def test_choices_come_from_the_schema() -> None:
 def test_every_run_flag_sets_a_setting_of_the_same_name() -> None:
     from xolver.schema import Settings
 
-    own = {"help", "config", "problem", "kind", "json"}
+    own = {"help", "config", "problem", "kind", "json", "save"}
     dests = {a.dest for a in subcommand("solve")._actions} - own
     assert dests and dests <= set(Settings.model_fields), dests - set(Settings.model_fields)
 

@@ -1,4 +1,5 @@
-"""The asyncio pieces every layer shares: a capacity limit per event loop, and the one sync bridge.
+"""The asyncio pieces every layer shares: a capacity limit per event loop, the one sync bridge, and logs
+scoped to a block and the tasks it starts.
 
 An object such as a model client or a sandbox may serve several event loops in turn (the sync API runs
 each call in a loop of its own), so its limit keeps one semaphore per loop.
@@ -9,10 +10,36 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class ScopedLog(Generic[T]):
+    """Items recorded inside `with log.scope() as items:` (and in tasks started there) land in `items`, and
+    in every enclosing scope's: one shared service serves many concurrent solves, each sees its own."""
+
+    def __init__(self, name: str) -> None:
+        self._open: ContextVar[tuple[list[T], ...]] = ContextVar(name, default=())
+
+    @contextmanager
+    def scope(self) -> Iterator[list[T]]:
+        items: list[T] = []
+        token = self._open.set((*self._open.get(), items))
+        try:
+            yield items
+        finally:
+            self._open.reset(token)
+
+    def record(self, item: T) -> None:
+        for items in self._open.get():
+            items.append(item)
+
+    def recording(self) -> bool:
+        return bool(self._open.get())
 
 
 class LoopLimit:

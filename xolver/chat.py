@@ -22,6 +22,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from xolver.api import Xolver
+from xolver.bench.records import save_solves
 from xolver.errors import ConfigError
 from xolver.schema import (
     AgentStarted,
@@ -43,7 +44,7 @@ HELP = """Commands:
   /model STR            litellm model string for every role ('embedded' for the default)
   /memory search TEXT   what experience memory holds that is like TEXT
   /trace                the last solve's full trace (JSON)
-  /save FILE            the session as JSON
+  /save FILE            the session's solves, one JSON line each (for `xolver view` and `xolver replay`)
   /quit                 leave (Ctrl-D too); Ctrl-C cancels a solve in flight
 Anything else is a question for the team."""
 CONTEXT_TURNS = 3
@@ -52,11 +53,6 @@ CONTEXT_TURNS = 3
 class ChatTurn(BaseModel):
     question: str
     result: SolveResult
-
-
-class ChatTranscript(BaseModel):
-    config: dict[str, Any]
-    turns: list[ChatTurn]
 
 
 class TeamView:
@@ -198,8 +194,8 @@ class ChatSession:
             else:
                 self.console.print("no solve yet")
         elif name == "save" and len(args) == 1:
-            transcript = ChatTranscript(config=self.xolver.config.model_dump(mode="json"), turns=self.turns)
-            await asyncio.to_thread(Path(args[0]).write_text, transcript.model_dump_json(indent=2))
+            solves = [turn.result for turn in self.turns]
+            await asyncio.to_thread(save_solves, args[0], solves, append=False)
             self.console.print(f"saved {len(self.turns)} turns to {args[0]}")
         else:
             self.console.print(f"unknown command or arguments: {line.strip()} (try /help)", style="red")

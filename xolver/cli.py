@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("problem", help="the problem text, or '-' to read it from standard input")
     solve.add_argument("--kind", choices=kinds, default="math")
     solve.add_argument("--json", action="store_true", help="print the SolveResult as one JSON object")
+    solve.add_argument("--save", metavar="FILE", help="append the whole solve to FILE (for `xolver view` and `replay`)")
     _add_run_flags(solve)
 
     chat = commands.add_parser("chat", help="talk to the team in the terminal (reads plain lines when piped)")
@@ -142,6 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_commands.add_parser("doctor", help="which backends work here, and why not")
     sandbox_commands.add_parser("build", help="build the sandbox image (offline from Debian packages)")
 
+    replay = commands.add_parser(
+        "replay", help="run recorded solves again on today's code against their recorded replies (no model)"
+    )
+    replay.add_argument("record", help="a results file of `xolver bench run`, or solves saved with --save or /save")
+    replay.add_argument("--id", action="append", dest="ids", help="only this problem (repeatable)")
+    replay.add_argument("--strict", action="store_true", help="a changed prompt fails, not the nearest reply")
+    replay.add_argument("--save", metavar="FILE", help="write the replayed solves to FILE")
+    replay.add_argument("--json", action="store_true", help="one JSON object per replayed problem")
+    replay.add_argument("--concurrency", type=int, default=4)
+
+    view = commands.add_parser("view", help="look at runs and solves in the browser")
+    view.add_argument("paths", nargs="+", help="results files of `xolver bench run`, or saved solves")
+    view.add_argument("--out", help="write the pages as static files to this directory instead of serving them")
+    view.add_argument("--host", default="127.0.0.1")
+    view.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     show = config_commands.add_parser("show", help="print the effective configuration")
@@ -182,6 +199,11 @@ def _run_solve(args: argparse.Namespace) -> int:
 
     with Xolver(config) as xolver:
         result = xolver.solve(problem, on_event=None if args.json else progress)
+    if args.save:
+        from xolver.bench.records import save_solves
+
+        save_solves(args.save, [result])
+        print(f"saved to {args.save}", file=sys.stderr)
     if args.json:
         print(result.model_dump_json())
         return 0
@@ -437,6 +459,38 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _run_replay(args: argparse.Namespace) -> int:
+    """Exit 0 when every replay is identical to its recording, 1 when anything changed."""
+    import asyncio
+
+    from xolver.bench.records import load_run, save_solves
+    from xolver.bench.replay import describe, replay_records, summarize
+    from xolver.errors import UserInputError
+
+    run = load_run(args.record)
+    for path, line in run.bad:
+        print(f"xolver: {path}:{line.line}: skipped: {line.error}", file=sys.stderr)
+    records = [r for r in run.records if not args.ids or r.id in args.ids]
+    if not records:
+        raise UserInputError(f"no recorded problem to replay in {args.record}")
+    replays = asyncio.run(replay_records(records, strict=args.strict, concurrency=max(1, args.concurrency)))
+    for replayed in replays:
+        print(replayed.model_dump_json() if args.json else describe(replayed))
+    if args.save:
+        save_solves(args.save, [r.result for r in replays if r.result is not None], append=False)
+    print(summarize(replays), file=sys.stderr)
+    return 0 if all(r.identical for r in replays) else 1
+
+
+def _run_view(args: argparse.Namespace) -> int:
+    from xolver.view import serve, write_site
+
+    if args.out:
+        print(f"wrote {write_site(args.paths, args.out)}")
+        return 0
+    return serve(args.paths, host=args.host, port=args.port)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
@@ -458,6 +512,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_chat(args)
         if args.command == "serve":
             return _run_serve(args)
+        if args.command == "replay":
+            return _run_replay(args)
+        if args.command == "view":
+            return _run_view(args)
         return _run_config_show(args)
     except (UserInputError, EmbeddedModelError) as exc:
         print(f"xolver: error: {exc}", file=sys.stderr)

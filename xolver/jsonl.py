@@ -1,8 +1,10 @@
-"""Reading JSON Lines files of records: every good record, and each bad line with its number."""
+"""JSON Lines files of records: reading every good record (and each bad line with its number), and
+appending records so that a process killed at any moment leaves only whole lines."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,3 +47,26 @@ def read_jsonl(path: str | Path, parse: Callable[[dict[str, Any]], T]) -> tuple[
         except (ValueError, TypeError) as exc:
             bad.append(BadLine(line=number, error=str(exc)))
     return good, bad
+
+
+def cut_torn_tail(path: Path) -> None:
+    """Drop a last line a kill left half-written, so the next record starts on a line of its own."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
+def append_jsonl(path: Path, *records: BaseModel) -> None:
+    """Append `records`, one JSON line each, with a single write, synced to disk before returning."""
+    data = "".join(record.model_dump_json() + "\n" for record in records).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:  # a regular file takes it in one write; a short write goes on where it stopped
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)

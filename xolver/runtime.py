@@ -27,10 +27,11 @@ from xolver.memory.chroma import ChromaExperienceStore
 from xolver.memory.jsonl import read_experiences
 from xolver.sandbox import open_sandbox
 from xolver.sandbox.base import Sandbox
-from xolver.sandbox.wrappers import LimitedSandbox
+from xolver.sandbox.wrappers import LimitedSandbox, run_log
 from xolver.schema import AgentRole, MethodName, Problem, Settings, SolveResult
 from xolver.team.baselines import BASELINES, Cheatsheet, Sheet
 from xolver.team.loop import EventSink, XolverLoop
+from xolver.telemetry import SolveTracing, open_tracing
 from xolver.tools.grading import Grader
 
 METHODS: tuple[MethodName, ...] = get_args(MethodName)
@@ -92,6 +93,7 @@ class Runtime:
             self.store = self._store(store)
             self.sandbox = self._sandbox(sandbox)
             self.grader = self._grader()
+            self.tracing = self._tracing()
         except BaseException:
             run_sync(self._stack.aclose())  # what was built before the failure is closed again
             raise
@@ -149,23 +151,38 @@ class Runtime:
         self._stack.push_async_callback(grader.aclose)
         return grader
 
+    def _tracing(self) -> SolveTracing | None:
+        """OpenTelemetry export when the `OTEL_*` variables (or the application) ask for it."""
+        tracing = open_tracing()
+        if tracing is not None:
+            self._stack.push_async_callback(tracing.aclose)
+        return tracing
+
     def solver(self, method: MethodName | None = None, *, on_event: EventSink | None = None) -> Solve:
-        """How `method` (this runtime's by default) solves a problem, with the services that method uses."""
+        """How `method` (this runtime's by default) solves a problem, with the services that method uses.
+
+        Each result holds the solve's sandbox runs beside its model calls; with tracing on, each solve is a trace.
+        """
         method = method or self.method
         settings = method_settings(self.config, method)
+        if self.tracing is not None:
+            on_event = self.tracing.listening(on_event)
         if method == "cheatsheet":
-            sheet = self.sheet or Sheet(settings.cheatsheet_file)
-            self.sheet = sheet
-            return Cheatsheet(self.client, settings, sheet).run
-        if method != "xolver":
-            return BASELINES[method](self.client, settings).run
-        loop = XolverLoop(self.client, settings, store=self.store, sandbox=self.sandbox, on_event=on_event)
+            self.sheet = self.sheet or Sheet(settings.cheatsheet_file)
+            solve: Solve = Cheatsheet(self.client, settings, self.sheet).run
+        elif method == "xolver":
+            solve = XolverLoop(self.client, settings, store=self.store, sandbox=self.sandbox, on_event=on_event).run
+        else:
+            solve = BASELINES[method](self.client, settings).run
 
-        async def solve(problem: Problem) -> SolveResult:
-            await self._seed()
-            return await loop.run(problem)
+        async def recorded(problem: Problem) -> SolveResult:
+            if method == "xolver":
+                await self._seed()
+            with run_log() as runs:
+                result = await solve(problem)
+            return result.model_copy(update={"runs": runs})
 
-        return solve
+        return recorded if self.tracing is None else self.tracing.traced(recorded)
 
     async def solve(self, problem: Problem, *, on_event: EventSink | None = None) -> SolveResult:
         """Solve with this runtime's method; every method sees only the problem's public view."""

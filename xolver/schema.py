@@ -144,7 +144,37 @@ class ModelCall(Record):
     finish_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
+    started_at: datetime | None = Field(None, description="when the call was sent (wall clock, UTC)")
     error: str | None = None
+
+
+class ExecResult(Record):
+    """What a sandboxed run did. `exit_code` is None when the run was killed before it exited on its own."""
+
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int | None
+    timed_out: bool = False
+    oom_killed: bool = False
+    output_truncated: bool = False
+    duration: float = 0.0
+    backend: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
+
+
+class SandboxRun(Record):
+    """One program run in the sandbox during a solve (a tool call, a test), as asked and as it ended:
+    the trace of the solve's code, and what a replay answers code runs from."""
+
+    code: str
+    stdin: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)
+    timeout: float
+    result: ExecResult
+    started_at: datetime
 
 
 class ToolCall(Record):
@@ -426,6 +456,7 @@ class SolveResult(Record):
     judge_failures: int = 0
     usage: Usage
     calls: list[ModelCall] = Field(default_factory=list, description="every model call, in the order they ended")
+    runs: list[SandboxRun] = Field(default_factory=list, description="every sandbox run, in the order they ended")
     wall_seconds: float
     started_at: datetime = Field(default_factory=_now)
     config: RunConfig

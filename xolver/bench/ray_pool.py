@@ -1,8 +1,9 @@
 """Spreading a run over a Ray cluster: evaluators live in Ray actors, the driver alone writes results.
 
 Each actor opens its own `Runtime` from the run's picklable `RunSpec` (its own model client, memory and
-sandbox on its machine) and evaluates several problems at once. Records come back to the driver, which
-appends them to the one results file, so resuming after a kill works exactly as in a local run.
+sandbox on its machine) and evaluates several problems at once. Records (with their whole solves) come
+back to the driver, which appends them to the one results file, so resuming after a kill works exactly as
+in a local run.
 Ray is an optional extra: `pip install 'xolver[ray]'`.
 """
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from xolver.bench.runner import BenchRecord, Evaluator
 from xolver.errors import UserInputError
-from xolver.schema import Problem
+from xolver.schema import Problem, SolveResult
 
 if TYPE_CHECKING:
     from xolver.bench.batch import RunSpec
@@ -25,9 +26,10 @@ class _EvaluatorActor:
         self.runtime = spec.runtime()
         self.evaluator = Evaluator.of(self.runtime, dataset=spec.dataset)
 
-    async def evaluate(self, problem_json: str) -> str:
+    async def evaluate(self, problem_json: str) -> tuple[str, str | None]:
+        """The record and its solve, which the record's JSON leaves out."""
         record = await self.evaluator.evaluate(Problem.model_validate_json(problem_json))
-        return record.model_dump_json()
+        return record.model_dump_json(), None if record.solve is None else record.solve.model_dump_json()
 
     async def close(self) -> None:
         await self.runtime.aclose()
@@ -54,9 +56,11 @@ class RayPool:
         actor: Any = self.actors[index]
         self._in_flight[index] += 1
         try:
-            return BenchRecord.model_validate_json(await actor.evaluate.remote(problem.model_dump_json()))
+            record_json, solve_json = await actor.evaluate.remote(problem.model_dump_json())
         finally:
             self._in_flight[index] -= 1
+        solve = None if solve_json is None else SolveResult.model_validate_json(solve_json)
+        return BenchRecord.model_validate_json(record_json).model_copy(update={"solve": solve})
 
     async def aclose(self) -> None:
         """Let every actor close its runtime, then end them."""

@@ -4,13 +4,16 @@ Each line is written with a single `write` to a file opened for appending and th
 killed at any moment leaves only whole lines; a rerun with the same output skips the ids already there.
 A problem that fails is recorded with its error and a status saying so (`solve_failed`, `grade_failed`),
 never as a wrong answer, and never stops the run.
+
+The whole `SolveResult` of each problem (every model call, round, judgement, program run) goes to a
+sidecar file beside the results, `NAME.solves.jsonl`, before its record, which points to it by `run_id`:
+the results stay small and quick to resume from, and no finished problem's solve is ever missing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from xolver.jsonl import append_jsonl, cut_torn_tail
 from xolver.runtime import Runtime, Solve, method_settings
 from xolver.schema import (
     Experience,
@@ -26,6 +30,7 @@ from xolver.schema import (
     Problem,
     Record,
     RunConfig,
+    SolveResult,
     Usage,
     Verification,
     problem_hash,
@@ -63,11 +68,10 @@ class BenchRecord(Record):
 
     id: str
     index: int | None = Field(None, description="the problem's position in its set: the learning curve's x")
-    run: str | None = Field(None, description="the results file it was read from (set when loading, not written)")
+    run: str | None = Field(None, exclude=True, description="the results file it was read from (set on loading)")
     method: MethodName
     dataset: str | None = None
     problem_hash: str | None = None
-    run_id: str | None = Field(None, description="the solve's run id (experiences it wrote carry it)")
     status: Status
     correct: bool | None = Field(description="whether the answer is right; None unless `status` is graded")
     answer: str | None
@@ -85,6 +89,28 @@ class BenchRecord(Record):
     seconds: float
     error: str | None = None
     config: RunConfig | None = None
+    run_id: str | None = Field(None, description="the solve's `run_id` in the sidecar file NAME.solves.jsonl")
+    solve: SolveResult | None = Field(
+        None, exclude=True, description="the whole solve, in memory; written to the sidecar file, not to this line"
+    )
+
+    @classmethod
+    def of(cls, result: SolveResult, *, method: MethodName, dataset: str | None, reference: str | None,
+           seconds: float, **grading: object) -> BenchRecord:  # fmt: skip
+        """The record of a finished solve; `grading` says its status and correctness."""
+        return cls(
+            id=result.problem.id, method=method, dataset=dataset, problem_hash=problem_hash(result.problem.text),
+            answer=result.answer, reference=reference, verified=result.verified, verification=result.verification,
+            judge_failures=result.judge_failures, iterations=len(result.iterations), stop_reason=result.stop_reason,
+            exemplars=[ExemplarRef.of(e) for e in result.exemplars], usage=result.usage, seconds=seconds,
+            config=result.config, run_id=result.run_id, solve=result, **grading,
+        )  # fmt: skip
+
+
+def solves_path(out: str | Path) -> Path:
+    """The sidecar of a results file: `runs/x.jsonl` keeps its solves in `runs/x.solves.jsonl`."""
+    out = Path(out)
+    return out.with_name(out.name.removesuffix(".jsonl") + ".solves.jsonl")
 
 
 def finished_ids(out: Path) -> set[str]:
@@ -100,24 +126,11 @@ def finished_ids(out: Path) -> set[str]:
     return done
 
 
-def cut_torn_tail(out: Path) -> None:
-    """Drop a last line a kill left half-written, so the next record starts on a line of its own."""
-    if not out.exists():
-        return
-    data = out.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with out.open("r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
-
-
-def append_line(out: Path, record: BenchRecord) -> None:
-    data = (record.model_dump_json(exclude={"run"}) + "\n").encode()
-    fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def append_record(out: Path, record: BenchRecord) -> None:
+    """The solve to the sidecar first, then the record: a record on disk always finds its solve."""
+    if record.solve is not None:
+        append_jsonl(solves_path(out), record.solve)
+    append_jsonl(out, record)
 
 
 class Evaluator:
@@ -157,32 +170,29 @@ class Evaluator:
         except Exception as exc:
             return self.failed(problem, exc, seconds=time.perf_counter() - start)
         seconds = time.perf_counter() - start
-        answer = result.answer  # the program, for a code problem
-        base = {
-            "id": problem.id, "method": self.method, "dataset": self.dataset, "answer": answer,
-            "problem_hash": problem_hash(problem.text), "run_id": result.run_id,
-            "exemplars": [ExemplarRef.of(e) for e in result.exemplars],
-            "reference": problem.answer, "verified": result.verified, "verification": result.verification,
-            "judge_failures": result.judge_failures,
-            "iterations": len(result.iterations), "stop_reason": result.stop_reason, "usage": result.usage,
-            "seconds": seconds, "config": result.config,
-        }  # fmt: skip
+        base = {"method": self.method, "dataset": self.dataset, "reference": problem.answer, "seconds": seconds}
         try:
-            grades: dict[str | None, bool | None] = {}
-            for candidate in (answer, *(r.best_answer for r in result.iterations)):
-                if candidate not in grades:
-                    grades[candidate] = await self.grader.grade(problem, candidate)
+            correct, by_round = await grade_rounds(self.grader, problem, result)
         except Exception as exc:
             error = f"grading failed: {type(exc).__name__}: {exc}"
-            return BenchRecord(**base, status="grade_failed", correct=None, error=error)
-        by_round = [grades[r.best_answer] for r in result.iterations]
-        status: Status = "ungraded" if grades[answer] is None else "graded"
-        return BenchRecord(**base, status=status, correct=grades[answer], iteration_correct=by_round)
+            return BenchRecord.of(result, **base, status="grade_failed", correct=None, error=error)
+        status: Status = "ungraded" if correct is None else "graded"
+        return BenchRecord.of(result, **base, status=status, correct=correct, iteration_correct=by_round)
 
     def failed(self, problem: Problem, exc: BaseException, *, seconds: float = 0.0) -> BenchRecord:
         return failure_record(
             problem, exc, method=self.method, dataset=self.dataset, config=self.config, seconds=seconds
         )
+
+
+async def grade_rounds(grader: Grader, problem: Problem, result: SolveResult) -> tuple[bool | None, list[bool | None]]:
+    """Whether the final answer (the program, for a code problem) is right, and the best answer after each
+    round; each distinct answer is graded once."""
+    grades: dict[str | None, bool | None] = {}
+    for candidate in (result.answer, *(r.best_answer for r in result.iterations)):
+        if candidate not in grades:
+            grades[candidate] = await grader.grade(problem, candidate)
+    return grades[result.answer], [grades[r.best_answer] for r in result.iterations]
 
 
 def failure_record(
@@ -225,6 +235,7 @@ async def run_benchmark(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cut_torn_tail(out)
+    cut_torn_tail(solves_path(out))
     done = finished_ids(out)
     todo = [(index, p) for index, p in enumerate(problems) if p.id not in done]
     gate = asyncio.Semaphore(1 if ordered else concurrency)
@@ -240,7 +251,7 @@ async def run_benchmark(
                     raise
                 record = on_error(problem, exc).model_copy(update={"seconds": time.perf_counter() - start})
         record = record.model_copy(update={"index": index})
-        append_line(out, record)
+        append_record(out, record)
         written.append(record)
         if on_record is not None:
             on_record(record)

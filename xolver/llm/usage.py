@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from xolver.aio import ScopedLog
 from xolver.schema import ModelCall, Usage
 
 _scopes: ContextVar[tuple[Usage, ...]] = ContextVar("xolver_usage_scopes", default=())
-_logs: ContextVar[tuple[list[ModelCall], ...]] = ContextVar("xolver_call_logs", default=())
+_calls: ScopedLog[ModelCall] = ScopedLog("xolver_call_logs")
 
 
 @contextmanager
@@ -34,17 +35,5 @@ def charge(delta: Usage) -> None:
         usage.add(delta)
 
 
-@contextmanager
-def call_log() -> Iterator[list[ModelCall]]:
-    """Record every model call made inside this block (and tasks it starts), in the order they end."""
-    calls: list[ModelCall] = []
-    token = _logs.set((*_logs.get(), calls))
-    try:
-        yield calls
-    finally:
-        _logs.reset(token)
-
-
-def log_call(call: ModelCall) -> None:
-    for calls in _logs.get():
-        calls.append(call)
+call_log = _calls.scope  # `with call_log() as calls:` records every model call made inside, in the order they end
+log_call = _calls.record

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from datetime import UTC, datetime
 
 from xolver.aio import LoopLimit
 from xolver.errors import ModelError, ModelTimeout, ModelTruncated
@@ -91,6 +92,7 @@ class MeteredModel(WrapperModel):
         call = {
             "role": request.role, "model": self.name, "messages": request.messages,
             "temperature": request.temperature, "max_tokens": request.max_tokens, "seed": request.seed,
+            "started_at": datetime.now(UTC),
         }  # fmt: skip
         try:
             response = await super().complete(request)

@@ -196,6 +196,8 @@ class ChromaExperienceStore:
         )
         self.views = tuple(views)
         self._views_name = f"{collection}-views" if collection != COLLECTION else VIEWS_COLLECTION
+        self._views_are_new = self._views_name not in {c if isinstance(c, str) else c.name
+                                                       for c in client.list_collections()}  # fmt: skip
         self.view_collection = self._open_views()
         self.retrieval = retrieval
         self.min_similarity = min_similarity
@@ -316,13 +318,14 @@ class ChromaExperienceStore:
             self._views_checked = True
 
     def _check_views_sync(self) -> None:
+        """Only a store built before views existed (its view collection is new here while it holds records),
+        or with other views, is embedded again; into the same collection, never deleted: other processes
+        sharing a Chroma server hold it open."""
         with self._writing():
             built = (self.view_collection.metadata or {}).get("views")
-            records = self.collection.count()
-            if built == ",".join(self.views) and (records == 0 or self.view_collection.count() > 0):
+            stale = built != ",".join(self.views) or (self._views_are_new and self.collection.count() > 0)
+            if not stale:
                 return
-            self.client.delete_collection(self._views_name)
-            self.view_collection = self._open_views()
             for got in self.iter_all("documents"):
                 experiences = [Experience.model_validate_json(d) for d in got["documents"]]
                 _, rows = self._embed(experiences)
@@ -332,6 +335,8 @@ class ChromaExperienceStore:
                         ids=[r[0] for r in page], metadatas=[r[1] for r in page],
                         embeddings=np.stack([r[2] for r in page]),
                     )  # fmt: skip
+            self.view_collection.modify(metadata={"views": ",".join(self.views)})
+            self._views_are_new = False
             self._counts = None
 
     async def record_use(self, ids: Sequence[str], *, success: bool) -> None:

@@ -6,7 +6,9 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import Field
 
-from xolver.schema import Record
+from xolver.schema import ExecResult, Record
+
+__all__ = ["ExecResult", "Limits", "Sandbox"]
 
 
 class Limits(Record):
@@ -17,23 +19,6 @@ class Limits(Record):
     pids: int = Field(64, ge=4)
     disk_mb: int = Field(64, ge=1, description="size of the work directory, and of any one file")
     output_bytes: int = Field(1_000_000, ge=1024, description="cap on stdout and on stderr")
-
-
-class ExecResult(Record):
-    """What a run did. `exit_code` is None when the run was killed before it exited on its own."""
-
-    stdout: str = ""
-    stderr: str = ""
-    exit_code: int | None
-    timed_out: bool = False
-    oom_killed: bool = False
-    output_truncated: bool = False
-    duration: float = 0.0
-    backend: str
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
 
 
 @runtime_checkable
