@@ -355,3 +355,15 @@ async def test_a_judge_approving_one_of_several_different_answers_does_not_verif
     assert result.verification.method == "judge" and not result.verified
     assert "1 of 3 kept candidates agree (2 needed)" in result.verification.detail
     assert store.experiences == {} and result.memory_writes == []
+
+
+async def test_an_unreachable_model_in_a_round_is_raised_as_itself() -> None:
+    """Not as an ExceptionGroup of the round's tasks: the CLI and callers catch ModelUnreachable."""
+
+    def solver(request: ModelRequest) -> str:
+        raise ModelUnreachable("connection refused")
+
+    with pytest.raises(ModelUnreachable, match="connection refused"):
+        await make_xolver(scripted_team(planner=planner_reply, solver=solver)).asolve("2+3?")
+    with pytest.raises(ModelUnreachable):
+        await make_xolver(scripted_team(planner=planner_reply, solver=solver)).asolve_many(["2+3?", "4+4?"])

@@ -90,3 +90,9 @@ def run_sync(coro: Coroutine[Any, Any, T], *, in_loop: str | None = None) -> T:
     if status == "error":
         raise value
     return value
+
+
+def first_error(group: BaseExceptionGroup) -> BaseException:
+    """The first error a task group collected: callers of a fan-out see the error, not the group."""
+    first = group.exceptions[0]
+    return first_error(first) if isinstance(first, BaseExceptionGroup) else first

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from xolver.aio import run_sync
+from xolver.aio import first_error, run_sync
 from xolver.bench.runner import Evaluator
 from xolver.config import XolverConfig, load_config, validation_message
 from xolver.errors import ConfigError, UserInputError
@@ -122,9 +122,12 @@ class Xolver:
                 if outcome is not None:
                     await outcome
 
-        async with asyncio.TaskGroup() as group:
-            for index, problem in enumerate(items):
-                group.create_task(one(index, problem))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, problem in enumerate(items):
+                    group.create_task(one(index, problem))
+        except ExceptionGroup as failure:
+            raise first_error(failure) from None
         return results
 
     def solve_many(

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
+from xolver.aio import first_error
 from xolver.errors import ModelError
 from xolver.llm.client import ModelClient
 from xolver.llm.usage import call_log, usage_scope
@@ -197,14 +199,11 @@ class XolverLoop:
                         return "budget"
                     shared_text = render_shared(shared.kept)
                     shown = {c.id for c in shared.kept}
-                    async with asyncio.TaskGroup() as group:
-                        tasks = [
-                            group.create_task(
-                                self._turn(problem, role, agent, index, exemplar_text, shared_text, previous, shown)
-                            )
-                            for agent, role in enumerate(roles)
-                        ]
-                    candidates = [task.result() for task in tasks]
+                    turns = [
+                        self._turn(problem, role, agent, index, exemplar_text, shared_text, previous, shown)
+                        for agent, role in enumerate(roles)
+                    ]
+                    candidates = await gather_turns(turns)
                     if all(c.error is not None for c in candidates):
                         raise ModelError(f"every solver call of iteration {index + 1} failed: {candidates[0].error}")
                     previous = {c.agent: c for c in candidates}
@@ -261,6 +260,17 @@ class XolverLoop:
         judgement = await self.judge.judge(problem, candidate)
         await self._emit(Judged(problem_id=problem.id, judgement=judgement, role=role.name))
         return candidate.model_copy(update={"judgement": judgement})
+
+
+async def gather_turns(turns: list[Coroutine[Any, Any, Candidate]]) -> list[Candidate]:
+    """The turns of one round, in parallel. A turn never fails for a model's failure (that is recorded on its
+    candidate); one that raises (an unreachable model) ends the round, raised as itself, not as a group."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(turn) for turn in turns]
+    except ExceptionGroup as failure:
+        raise first_error(failure) from None
+    return [task.result() for task in tasks]
 
 
 def spent(usage: Usage, budget: int | None) -> bool:
