@@ -125,11 +125,13 @@ class Runtime:
 
     def reconfigured(self, **changes: object) -> Runtime:
         """A runtime with `changes` applied that shares this one's store and sandbox, and its model client
-        unless the change is to the models. Closing it closes only what it built."""
+        unless the change is to the models; `memory=False` leaves the store out. Closing it closes only what
+        it built."""
         config = self.config.changed(**changes)
         model_fields = {"model", "models", "api_base", "api_key", "endpoints", "routing", "timeout", "retries"}
         model = None if model_fields & changes.keys() else self.client
-        return Runtime(config, method=self.method, model=model, store=self.store, sandbox=self.sandbox)
+        store = None if changes.get("memory") is False else self.store
+        return Runtime(config, method=self.method, model=model, store=store, sandbox=self.sandbox)
 
     async def aclose(self) -> None:
         """Close what this runtime built, in reverse order; a second call does nothing."""
