@@ -40,7 +40,7 @@ from xolver.errors import (
     ModelUnreachable,
     UserInputError,
 )
-from xolver.schema import Problem, SolveResult, TaskKind, TraceEvent, Usage
+from xolver.schema import Problem, Settings, SolveResult, TaskKind, TraceEvent, Usage
 from xolver.team.trace import describe
 
 log = logging.getLogger("xolver.server")
@@ -337,7 +337,8 @@ def ask_of(request: ChatRequest, team: Xolver, kind: TaskKind) -> Ask:
     for setting, value in memory_changes(options.memory, team).items():
         ask.changes[setting], ask.params[setting] = value, "xolver.memory"
     try:
-        team.config.changed(**ask.changes)
+        if ask.changes:  # checked before a stream starts, as plain `Settings` (the config's files are not read again)
+            Settings.model_validate({**dict(team.config), **ask.changes})
     except ValidationError as exc:
         first = exc.errors()[0]
         param = ask.params.get(str(first["loc"][0]) if first["loc"] else "")
