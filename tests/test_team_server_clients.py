@@ -97,8 +97,9 @@ async def test_the_async_openai_client_with_team_options(served: Served) -> None
         model="xolver", messages=QUESTION, extra_body={"xolver": {"agents": 2, "iterations": 1}}
     )
     solver_calls = [c for c in served.calls(started) if c["problem"].startswith("What is 347")]
-    assert done.choices[0].message.content == "10063" and done.model_extra["xolver"]["iterations"] == 1
-    assert done.usage is not None and done.usage.completion_tokens == TOKENS_PER_REPLY * done.model_extra["xolver"]["calls"]
+    team = done.model_extra["xolver"]
+    assert done.choices[0].message.content == "10063" and team["iterations"] == 1
+    assert done.usage is not None and done.usage.completion_tokens == TOKENS_PER_REPLY * team["calls"]
     assert solver_calls, "the fake server saw the problem"
 
 
