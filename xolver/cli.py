@@ -281,6 +281,7 @@ def _run_serve_team(args: argparse.Namespace) -> int:
 
     from xolver.api import Xolver
     from xolver.config import load_config
+    from xolver.llm.litellm_model import import_litellm
     from xolver.server import TeamServer, bind, serve
 
     config = load_config(args.config, **_overrides(args))
@@ -289,13 +290,16 @@ def _run_serve_team(args: argparse.Namespace) -> int:
     host, port = listener.getsockname()[:2]
     base_url = f"http://{f'[{host}]' if ':' in host else host}:{port}/v1"
 
+    import_litellm()  # now, not in the first request (seconds)
+
     async def run() -> None:
         async with Xolver(config) as team:
             print(f"serving the team ({config.model}, m={config.agents}, I={config.iterations}) as model "
                   f"{args.name!r} at {base_url}" + (" (API key required)" if api_key else ""), flush=True)  # fmt: skip
             if api_key is None and host not in ("127.0.0.1", "::1", "localhost"):
                 print(f"xolver: warning: listening on {host} without an API key", file=sys.stderr, flush=True)
-            print(f"try: curl {base_url}/chat/completions -H 'Content-Type: application/json' "
+            key = " -H 'Authorization: Bearer <key>'" if api_key else ""
+            print(f"try: curl {base_url}/chat/completions{key} -H 'Content-Type: application/json' "
                   f"""-d '{{"model": "{args.name}", "messages": [{{"role": "user", "content": "What is 12*7?"}}]}}'""",
                   file=sys.stderr, flush=True)  # fmt: skip
             await serve(TeamServer(team, name=args.name, kind=args.kind, api_key=api_key), listener)

@@ -41,6 +41,7 @@ from xolver.errors import (
     UserInputError,
 )
 from xolver.schema import Problem, Settings, SolveResult, TaskKind, TraceEvent, Usage
+from xolver.team.loop import EventSink
 from xolver.team.trace import describe
 
 log = logging.getLogger("xolver.server")
@@ -261,6 +262,14 @@ def api_error(exc: BaseException) -> ApiError:
     return ApiError(500, f"the solve failed: {type(exc).__name__}: {exc}")
 
 
+def failed(exc: Exception) -> ApiError:
+    """`api_error`, with the traceback in the server's log when the fault is not the client's."""
+    error = api_error(exc)
+    if error.status >= 500:
+        log.error("a request failed: %s", error.body.error.message, exc_info=error.status == 500)
+    return error
+
+
 # From a request to a solve.
 
 
@@ -350,7 +359,9 @@ class TeamServer:
     """The routes over one team; the team stays its caller's to close. `api_key`, when set, is required
     as `Authorization: Bearer <key>`; `kind` is the kind of problem a request gets unless it says."""
 
-    def __init__(self, team: Xolver, *, name: str = "xolver", kind: TaskKind = "math", api_key: str | None = None):
+    def __init__(
+        self, team: Xolver, *, name: str = "xolver", kind: TaskKind = "math", api_key: str | None = None
+    ) -> None:
         self.team = team
         self.name = name
         self.kind = kind
@@ -402,12 +413,15 @@ class TeamServer:
 
             include_usage = body.stream_options is not None and body.stream_options.include_usage
             return EventSourceResponse(self._stream(ask, reply, include_usage), ping=15)
-        result = await unless_disconnected(request, self._complete(ask, reply))
+        try:
+            result = await unless_disconnected(request, self._complete(ask, reply))
+        except Exception as exc:
+            return failed(exc).response()
         if result is None:
             return Response(status_code=499)  # nginx's "client closed request": nobody reads it
         return JSONResponse(result.model_dump(mode="json"))
 
-    async def _solve(self, ask: Ask, on_event: Any) -> SolveResult:
+    async def _solve(self, ask: Ask, on_event: EventSink) -> SolveResult:
         """One solve on the shared team, reconfigured for this request when it asks for changes."""
         team = self.team.reconfigured(**ask.changes) if ask.changes else self.team
         try:
@@ -462,8 +476,7 @@ class TeamServer:
                     else:
                         result = item
         except Exception as exc:
-            log.exception("a streamed solve failed")
-            yield api_error(exc).body.model_dump_json()
+            yield failed(exc).body.model_dump_json()
             return
         yield reply.chunk(Delta(content=answer_text(result)))
         yield reply.chunk(Delta(), finish_reason="stop", xolver=TeamRun.of(result))
@@ -535,8 +548,7 @@ async def _answer_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _answer_crash(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("a request failed")
-    return api_error(exc).response()
+    return failed(exc).response()
 
 
 def bind(host: str, port: int) -> socket.socket:
