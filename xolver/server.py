@@ -355,6 +355,46 @@ def ask_of(request: ChatRequest, team: Xolver, kind: TaskKind) -> Ask:
     return ask
 
 
+@dataclass
+class Reply:
+    """The id, time and model every chunk of one completion carries."""
+
+    id: str
+    created: int
+    model: str
+
+    def chunk(self, delta: Delta | None, *, finish_reason: Literal["stop"] | None = None, **extra: Any) -> str:
+        choices = [] if delta is None else [ChunkChoice(delta=delta, finish_reason=finish_reason)]
+        chunk = ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=choices, **extra)
+        return chunk.model_dump_json(exclude_none=True)
+
+
+def answer_text(result: SolveResult) -> str:
+    """The team's final answer as a chat reply: a program in a fenced block; no answer said as such."""
+    if result.answer is None:
+        return f"The team reached no answer (stopped: {result.stop_reason})."
+    if result.problem.kind == "code":
+        return f"```python\n{result.answer.strip()}\n```"
+    return result.answer
+
+
+async def unless_disconnected(request: Request, work: Awaitable[T]) -> T | None:
+    """`work`'s result, or None when the client disconnects first: then `work` is cancelled."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    working, watching = asyncio.ensure_future(work), asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({working, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (working, watching):
+            task.cancel()
+        await asyncio.wait({working, watching})
+    return None if working.cancelled() else working.result()
+
+
 class TeamServer:
     """The routes over one team; the team stays its caller's to close. `api_key`, when set, is required
     as `Authorization: Bearer <key>`; `kind` is the kind of problem a request gets unless it says."""
@@ -483,46 +523,6 @@ class TeamServer:
         if include_usage:
             yield reply.chunk(None, usage=CompletionUsage.of(result.usage))
         yield "[DONE]"
-
-
-@dataclass
-class Reply:
-    """The id, time and model every chunk of one completion carries."""
-
-    id: str
-    created: int
-    model: str
-
-    def chunk(self, delta: Delta | None, *, finish_reason: Literal["stop"] | None = None, **extra: Any) -> str:
-        choices = [] if delta is None else [ChunkChoice(delta=delta, finish_reason=finish_reason)]
-        chunk = ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=choices, **extra)
-        return chunk.model_dump_json(exclude_none=True)
-
-
-def answer_text(result: SolveResult) -> str:
-    """The team's final answer as a chat reply: a program in a fenced block; no answer said as such."""
-    if result.answer is None:
-        return f"The team reached no answer (stopped: {result.stop_reason})."
-    if result.problem.kind == "code":
-        return f"```python\n{result.answer.strip()}\n```"
-    return result.answer
-
-
-async def unless_disconnected(request: Request, work: Awaitable[T]) -> T | None:
-    """`work`'s result, or None when the client disconnects first: then `work` is cancelled."""
-
-    async def disconnected() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
-    working, watching = asyncio.ensure_future(work), asyncio.ensure_future(disconnected())
-    try:
-        await asyncio.wait({working, watching}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (working, watching):
-            task.cancel()
-        await asyncio.wait({working, watching})
-    return None if working.cancelled() else working.result()
 
 
 async def _answer_error(request: Request, exc: Exception) -> JSONResponse:
