@@ -65,4 +65,6 @@ def team_handler(body: dict) -> tuple[int, dict]:
         return 200, completion("1. Algebraist: equations\n2. Calculator: arithmetic\n3. Checker: checks")
     if "Candidate roles" in prompt:
         return 200, completion("1, 2")
+    if "solves this problem on its own" in prompt:  # the verifier's independent program
+        return 200, completion("```python\nprint(347 * 29)\n```")
     return 200, completion(r"347 * 29 = 10063, so \boxed{10063}")

@@ -86,11 +86,12 @@ async def test_translate_error_knows_litellm_exception_types() -> None:
 
 async def test_a_whole_solve_through_litellm() -> None:
     with stub_server(team_handler) as api_base:
-        xolver = Xolver(model="openai/stub", api_base=api_base, agents=2, iterations=2, exemplars=0)
+        xolver = Xolver(model="openai/stub", api_base=api_base, agents=2, iterations=2, exemplars=0, sandbox="process")
         result = await xolver.asolve("What is 347 times 29?")
-    assert result.answer == "10063" and result.verified
+    assert result.answer == "10063" and result.verified and result.verification.method == "tools"
     assert [r.name for r in result.roles] == ["Algebraist", "Calculator"]
-    assert result.usage.calls == 6 and result.usage.prompt_tokens == 66 and result.usage.completion_tokens == 42
+    # plan, select, 2 solvers, 2 judges, and the verifier's independent program; the stub counts 11 and 7 tokens a call
+    assert result.usage.calls == 7 and result.usage.prompt_tokens == 77 and result.usage.completion_tokens == 49
     assert result.config.models["solver"] == "openai/stub" and result.config.settings.api_base == api_base
 
 

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import good_team, make_xolver, planner_reply
+from helpers import good_team, make_xolver, planner_reply, printing_sandbox
 
-from xolver import InMemoryExperienceStore, Problem, TestCase, Xolver
+from xolver import Experience, InMemoryExperienceStore, Problem, TestCase, Xolver
 from xolver.bench.batch import RunSpec, run_batch
 from xolver.bench.report import summarize
 from xolver.bench.runner import Evaluator, run_benchmark
@@ -275,3 +275,18 @@ async def test_a_reconfigured_team_shares_the_services_and_closes_only_its_own()
     await team.aclose()
     with pytest.raises(ConfigError):
         Xolver(model=model, agents=0)
+
+
+async def test_a_team_reconfigured_without_memory_neither_reads_nor_writes_the_shared_store() -> None:
+    seed = Experience(kind="solution", problem="What is 12 times 7?", content=r"12*7=84 \boxed{84}", verified=True)
+    store = InMemoryExperienceStore([seed])
+    settings = {**FAST, "memory": True, "exemplars": 2, "sandbox": printing_sandbox()}
+    async with Xolver(model=good_team(), store=store, **settings) as team:
+        forgetful = team.reconfigured(memory=False)
+        assert forgetful.store is None and team.store is store
+        result = await forgetful.asolve("What is 347 times 29?")
+        await forgetful.aclose()
+        assert result.verified and result.exemplars == [] and result.memory_writes == []
+        assert list(store.experiences) == [seed.id] and seed.uses == 0
+        learned = await team.asolve("What is 347 times 29?")  # the control: the same solve with memory
+        assert learned.exemplars and learned.memory_writes and len(store.experiences) > 1

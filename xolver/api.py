@@ -9,7 +9,7 @@ closes what it opened.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +26,7 @@ from xolver.schema import AgentRole, MethodName, Problem, SandboxBackend, SolveR
 from xolver.team.loop import EventSink
 
 _IN_LOOP = "use the async method instead, e.g. `await xolver.asolve(problem)`"
+CONTEXT_TURNS = 3  # earlier turns a follow-up carries: enough to resolve "that", short enough for every agent
 
 
 def as_problem(problem: str | Problem, kind: TaskKind | None = None) -> Problem:
@@ -38,6 +39,23 @@ def as_problem(problem: str | Problem, kind: TaskKind | None = None) -> Problem:
         return Problem(text=problem.strip(), kind=kind or "math")
     except ValidationError as exc:
         raise UserInputError(f"not a valid problem: {validation_message(exc)}") from exc
+
+
+def in_conversation(
+    question: str,
+    turns: Sequence[tuple[str, str | None]] = (),
+    *,
+    instructions: str = "",
+    kind: TaskKind | None = None,
+) -> Problem:
+    """The problem a question poses in a conversation: standing instructions and the last few (question,
+    answer) turns come first, so every agent reads a follow-up such as "and that minus 63?" in context."""
+    context = "\n".join(f"Q: {q}\nA: {'(no answer)' if a is None else a}" for q, a in turns[-CONTEXT_TURNS:])
+    parts = [f"Instructions:\n{instructions.strip()}"] if instructions.strip() else []
+    if context:
+        parts.append(f"Conversation so far:\n{context}")
+    text = "\n\n".join([*parts, f"New question: {question.strip()}"]) if parts else question
+    return as_problem(text, kind)
 
 
 class Xolver:

@@ -21,21 +21,19 @@ from rich.live import Live
 from rich.markdown import Markdown
 from rich.table import Table
 
-from xolver.api import Xolver
+from xolver.api import Xolver, in_conversation
 from xolver.bench.records import save_solves
 from xolver.errors import ConfigError
 from xolver.schema import (
     AgentStarted,
     CandidateReady,
-    IterationDone,
     Judged,
-    MemoryWritten,
     PlanReady,
     Problem,
     SolveResult,
     TraceEvent,
-    Verified,
 )
+from xolver.team.trace import describe
 
 HELP = """Commands:
   /help                 this list
@@ -47,7 +45,6 @@ HELP = """Commands:
   /save FILE            the session's solves, one JSON line each (for `xolver view` and `xolver replay`)
   /quit                 leave (Ctrl-D too); Ctrl-C cancels a solve in flight
 Anything else is a question for the team."""
-CONTEXT_TURNS = 3
 
 
 class ChatTurn(BaseModel):
@@ -87,37 +84,26 @@ class TeamView:
         line = self._apply(event)
         if self.display is not None:
             self.display.update(self._table())
-        elif line:
+        else:
             self.console.print(line, highlight=False, markup=False)
 
-    def _apply(self, event: TraceEvent) -> str | None:
+    def _apply(self, event: TraceEvent) -> str:
+        """Update the table's rows; the line is the same narration the team server streams."""
         if isinstance(event, PlanReady):
             self.rows = {i: [r.name, "waiting", ""] for i, r in enumerate(event.roles)}
-            extra = f" ({event.exemplars} exemplars)" if event.exemplars else ""
-            return "team: " + ", ".join(r.name for r in event.roles) + extra
-        if isinstance(event, AgentStarted):
+        elif isinstance(event, AgentStarted):
             self.iteration = event.iteration
             self.rows.setdefault(event.agent, [event.role, "", ""])[1:] = ["working", ""]
-            return f"[iteration {event.iteration + 1}] {event.role} is working"
-        if isinstance(event, CandidateReady):
+        elif isinstance(event, CandidateReady):
             row = self.rows.setdefault(event.candidate.agent, [event.candidate.role, "", ""])
             row[1] = "failed" if event.candidate.error else "being judged"
-            return None
-        if isinstance(event, Judged):
+        elif isinstance(event, Judged):
             j = event.judgement
             score = f"{j.score:.2f}" if j.score is not None else j.status
             for row in self.rows.values():
                 if row[0] == event.role:
                     row[1:] = ["judged", score]
-            return f"  judge on {event.role}: {score}"
-        if isinstance(event, IterationDone):
-            best = f"{event.best_score:.2f}" if event.best_score is not None else "-"
-            return f"iteration {event.index + 1} done: best answer {event.best_answer!r} (score {best})"
-        if isinstance(event, Verified):
-            return f"verified: {event.verification.passed} ({event.verification.method})"
-        if isinstance(event, MemoryWritten):
-            return f"learned {len(event.ids)} experiences"
-        return None
+        return describe(event)
 
 
 class ChatSession:
@@ -129,10 +115,7 @@ class ChatSession:
         self.replaced: list[Xolver] = []  # teams made by /agents, /model ...: closed when the session ends
 
     def _problem(self, text: str) -> Problem:
-        if not self.turns:
-            return Problem(text=text)
-        context = "\n".join(f"Q: {turn.question}\nA: {turn.result.answer}" for turn in self.turns[-CONTEXT_TURNS:])
-        return Problem(text=f"Conversation so far:\n{context}\n\nNew question: {text}")
+        return in_conversation(text, [(turn.question, turn.result.answer) for turn in self.turns])
 
     async def ask(self, text: str) -> None:
         with TeamView(self.console, self.live) as view:

