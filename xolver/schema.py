@@ -22,6 +22,17 @@ SandboxBackend = Literal["auto", "docker", "process", "none"]
 RetrievalMode = Literal["hybrid", "dense", "bm25", "none"]
 Routing = Literal["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"]
 EMBEDDED_MODEL = "embedded"
+TokenTask = Literal["plan", "select", "solve", "code", "judge", "extract", "check", "tests", "recall", "strategy"]
+# Completion tokens per call, by what the call is for. A reasoning model thinks first, often for thousands of
+# tokens, so its calls get budgets it can finish in; a reply cut short is retried once with more, then fails.
+STANDARD_TOKENS: dict[TokenTask, int] = {
+    "plan": 200, "select": 40, "solve": 512, "code": 768, "judge": 256, "extract": 64, "check": 384,
+    "tests": 768, "recall": 384, "strategy": 160,
+}  # fmt: skip
+REASONING_TOKENS: dict[TokenTask, int] = {
+    "plan": 4096, "select": 2048, "solve": 16384, "code": 16384, "judge": 8192, "extract": 4096, "check": 8192,
+    "tests": 8192, "recall": 8192, "strategy": 4096,
+}  # fmt: skip
 
 
 def _now() -> datetime:
@@ -371,7 +382,19 @@ class Settings(Record):
     control_temperature: float = Field(
         0.2, ge=0.0, le=2.0, description="temperature of the planner, judge and verifier, whose replies follow a format"
     )
-    max_tokens: int = Field(512, ge=16, description="completion tokens per solver call")
+    max_tokens: int | None = Field(
+        None, ge=16, description="completion tokens per solver and coder call (default: by the model, see token_limits)"
+    )
+    token_limits: dict[TokenTask, int] = Field(
+        default_factory=dict, description="completion tokens per kind of call, over the model's defaults"
+    )
+    reasoning: bool | None = Field(
+        None, description="the models think before they answer; unset: told from the model (its name, litellm's "
+        "model information, or a first reply that thinks)",
+    )
+    params: dict[AgentRole, dict[str, Any]] = Field(
+        default_factory=dict, description="provider parameters per role, passed to litellm (e.g. reasoning_effort)"
+    )
     seed: int | None = Field(None, description="base seed; each agent and turn derives its own")
     timeout: float = Field(120.0, gt=0, description="seconds per model call attempt")
     retries: int = Field(3, ge=0, le=10, description="retries per model call on timeout, 429, 5xx")
@@ -402,6 +425,14 @@ class Settings(Record):
 
     def model_for(self, role: AgentRole) -> str:
         return self.models.get(role, self.model)
+
+    def tokens(self, task: TokenTask, *, reasoning: bool) -> int:
+        """Completion tokens for a call of `task`: configured, else the profile of a (non-)reasoning model."""
+        if task in self.token_limits:
+            return self.token_limits[task]
+        if task in ("solve", "code") and self.max_tokens is not None:
+            return self.max_tokens
+        return (REASONING_TOKENS if reasoning else STANDARD_TOKENS)[task]
 
     def wants_logprobs(self, role: AgentRole) -> bool:
         """Whether `role`'s calls ask for log-probabilities: as configured, else only of the embedded model,

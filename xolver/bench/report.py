@@ -40,6 +40,8 @@ class MethodSummary(Record):
     solve_failures: int
     grade_failures: int
     judge_failures: int
+    truncated: int = Field(0, description="model replies cut at their token limit (each retried once, never parsed)")
+    reasoning_tokens: int = 0
     accuracy: float | None
     verified: int
     verified_precision: float | None = Field(description="of the verified answers, the share that are right")
@@ -183,6 +185,7 @@ def summary(key: Key, rows: list[BenchRecord], evaluated: list[BenchRecord]) -> 
         solve_failures=sum(r.status == "solve_failed" for r in rows),
         grade_failures=sum(r.status == "grade_failed" for r in rows),
         judge_failures=sum(r.judge_failures for r in rows), accuracy=correct / len(graded) if graded else None,
+        truncated=sum(r.usage.truncated for r in rows), reasoning_tokens=sum(r.usage.reasoning_tokens for r in rows),
         verified=len(verified), verified_precision=share(verified),
         verified_recall=share_verified([r for r in graded if r.correct]), judge_rule_precision=share(by_judge),
         judge_rule_verified=len(by_judge), mean_tokens=tokens / len(rows), total_cost=cost,
@@ -227,13 +230,13 @@ def _dataset_section(dataset: str, rows: list[MethodSummary]) -> list[str]:
     lines = [
         f"## {dataset}",
         "",
-        "| method | model | problems | accuracy | correct | solve failed | grade failed | judge failures "
+        "| method | model | problems | accuracy | correct | solve failed | grade failed | judge failures | truncated "
         "| mean tokens | cost ($) | cost of pass ($) | tokens per pass | mean iterations | mean seconds | frontier |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {s.label} | {s.model} | {s.problems} | {_percent(s.accuracy)} | {s.correct}/{s.graded} "
-        f"| {s.solve_failures} | {s.grade_failures} | {s.judge_failures} "
+        f"| {s.solve_failures} | {s.grade_failures} | {s.judge_failures} | {s.truncated} "
         f"| {_number(s.mean_tokens, 0)} | {s.total_cost:.4f} | {_number(s.cost_of_pass, 4)} "
         f"| {_number(s.tokens_per_pass, 0)} | {s.mean_iterations:.2f} | {s.mean_seconds:.1f} "
         f"| {'yes' if s in best else ''} |"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +20,7 @@ class ModelRequest(BaseModel):
     max_tokens: int = 512
     seed: int | None = None
     logprobs: bool = False
+    params: dict[str, Any] = Field(default_factory=dict, description="provider parameters, passed on as they are")
 
     @property
     def prompt(self) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import get_args
+from typing import Any, get_args
 
 from xolver.llm.base import Message, Model, ModelRequest, ModelResponse
 from xolver.llm.embedded import EmbeddedModel
 from xolver.llm.litellm_model import LiteLLMModel, RouterModel, secret
+from xolver.llm.reasoning import thinks
 from xolver.llm.wrappers import DeadlineModel, LimitedModel, MeteredModel, RetryingModel, TruncationModel
 from xolver.schema import EMBEDDED_MODEL, AgentRole, Settings
 
@@ -40,6 +41,8 @@ class ModelClient:
         max_concurrency: int = 16,
         retry_base_delay: float = 0.5,
         owned: bool = False,
+        reasoning: bool | None = None,
+        params: Mapping[AgentRole, dict[str, Any]] | None = None,
     ) -> None:
         by_role = {role: models for role in ROLES} if isinstance(models, Model) else dict(models)
         missing = [role for role in ROLES if role not in by_role]
@@ -55,6 +58,9 @@ class ModelClient:
                 )  # fmt: skip
         self._models = {role: wrapped[id(model)] for role, model in by_role.items()}
         self._owned = list(wrapped.values()) if owned else []
+        self.reasoning = reasoning
+        self.params = dict(params or {})
+        self._thinking: dict[str, bool] = {}  # model name -> whether it thinks (told, or seen in a reply)
 
     @classmethod
     def from_config(cls, config: Settings, models: Model | Mapping[AgentRole, Model] | None = None) -> ModelClient:
@@ -67,6 +73,8 @@ class ModelClient:
             max_concurrency=config.max_concurrency,
             retry_base_delay=config.retry_delay,
             owned=models is None,
+            reasoning=config.reasoning,
+            params=config.params,
         )
 
     async def aclose(self) -> None:
@@ -77,6 +85,16 @@ class ModelClient:
 
     def model_name(self, role: AgentRole) -> str:
         return self._models[role].name
+
+    def reasons(self, role: AgentRole) -> bool:
+        """Whether `role`'s model thinks before it answers: as configured, else by its name and litellm's
+        information, or once one of its replies has thought."""
+        if self.reasoning is not None:
+            return self.reasoning
+        name = self.model_name(role)
+        if name not in self._thinking:
+            self._thinking[name] = thinks(name)
+        return self._thinking[name]
 
     def model_names(self) -> dict[str, str]:
         return {role: model.name for role, model in self._models.items()}
@@ -92,9 +110,13 @@ class ModelClient:
         logprobs: bool = False,
     ) -> ModelResponse:
         request = ModelRequest(
-            role=role, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, logprobs=logprobs
-        )
-        return await self._models[role].complete(request)
+            role=role, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, logprobs=logprobs,
+            params=self.params.get(role, {}),
+        )  # fmt: skip
+        response = await self._models[role].complete(request)
+        if response.reasoning and self.reasoning is None:
+            self._thinking[self.model_name(role)] = True  # it thinks: its next calls get a thinker's budgets
+        return response
 
 
 def _configured_models(config: Settings) -> dict[AgentRole, Model]:

@@ -87,7 +87,9 @@ class LiteLLMModel:
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "num_retries": 0,  # RetryingModel owns retries
+            "drop_params": True,  # a parameter the provider refuses (an o-series model's temperature) is left out
             **self.extra,
+            **request.params,
         }
         if request.seed is not None:
             kwargs["seed"] = request.seed

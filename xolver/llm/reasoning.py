@@ -9,6 +9,26 @@ from __future__ import annotations
 
 import re
 
+_THINKERS = re.compile(
+    r"(^|[/_\-.])(o1|o3|o4|gpt-5|qwq|r1|deepseek-reasoner|qwen3|magistral|think|thinking|reasoner|reasoning|"
+    r"exaone-deep|phi-4-reasoning|marco-o1|skywork-o1|openthinker|sky-t1|s1)([/_\-.:]|$)",
+    re.IGNORECASE,
+)
+
+
+def thinks(model: str) -> bool:
+    """Whether `model` is a reasoning model, by litellm's model information, else by its name (QwQ, R1
+    distills, Qwen3, the o-series ...): what a local server's model string usually says."""
+    if _THINKERS.search(model):
+        return True
+    from xolver.llm.litellm_model import import_litellm
+
+    try:
+        return bool(import_litellm().supports_reasoning(model=model))
+    except Exception:  # litellm knows nothing of a local server's model names: not a reasoning model then
+        return False
+
+
 _OPEN = re.compile(r"<(think|thinking|reasoning)>", re.IGNORECASE)
 _CLOSE = re.compile(r"</(think|thinking|reasoning)>", re.IGNORECASE)
 

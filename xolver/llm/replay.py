@@ -42,14 +42,14 @@ class ReplayBook:
         """The recorded call that answers `request`; raises `ModelError` when none may."""
         same_role = [i for i, call in enumerate(self.calls) if call.role == request.role]
         candidates = [i for i in same_role if not self.used[i]]
-        exact = next(
-            (
-                i for i in candidates
-                if self.calls[i].messages == request.messages and self.calls[i].max_tokens == request.max_tokens
-                and self.calls[i].temperature == request.temperature and self.calls[i].seed == request.seed
-            ),
-            None,
-        )  # fmt: skip
+        same = [
+            i for i in candidates
+            if self.calls[i].messages == request.messages and self.calls[i].temperature == request.temperature
+            and self.calls[i].seed == request.seed
+        ]  # fmt: skip
+        # the same request; its token limit may differ (a model found to think gets larger limits, and which call
+        # learns that first depends on the order replies came in), but the same limit is taken first
+        exact = next((i for i in same if self.calls[i].max_tokens == request.max_tokens), same[0] if same else None)
         if exact is not None:
             return self._give(exact, ReplayMatch(role=request.role, how="exact"))
         if same_role and not self.strict:

@@ -113,18 +113,21 @@ class MeteredModel(WrapperModel):
 
 class TruncationModel(WrapperModel):
     """A reply cut at its token limit is never an answer: it is asked for once more with `growth` times
-    the limit (up to `ceiling`), and if that is cut too the call fails with `ModelTruncated`."""
+    the limit (at least `thinking` tokens when it was cut while thinking; at most `ceiling`), and if that is
+    cut too the call fails with `ModelTruncated`."""
 
-    def __init__(self, wrapped: Model, *, growth: float = 2.0, ceiling: int = 32768) -> None:
+    def __init__(self, wrapped: Model, *, growth: float = 2.0, thinking: int = 8192, ceiling: int = 32768) -> None:
         super().__init__(wrapped)
         self.growth = growth
+        self.thinking = thinking
         self.ceiling = ceiling
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         response = await super().complete(request)
         if response.finish_reason != "length":
             return response
-        larger = min(self.ceiling, int(request.max_tokens * self.growth))
+        wanted = max(int(request.max_tokens * self.growth), self.thinking if response.reasoning else 0)
+        larger = min(self.ceiling, wanted)
         if larger > request.max_tokens:
             response = await super().complete(request.model_copy(update={"max_tokens": larger}))
             if response.finish_reason != "length":

@@ -6,7 +6,7 @@ from xolver.errors import ModelError, ModelUnreachable
 from xolver.llm.base import Message, ModelResponse
 from xolver.llm.client import ModelClient
 from xolver.sandbox.base import Sandbox
-from xolver.schema import AgentRole, Settings
+from xolver.schema import AgentRole, Settings, TokenTask
 from xolver.team.templates import render
 
 
@@ -25,26 +25,28 @@ class Agent:
         self,
         prompt: str,
         *,
-        max_tokens: int,
+        task: TokenTask,
         seed_offset: int = 0,
         role: AgentRole | None = None,
         temperature: float | None = None,
         logprobs: bool = False,
     ) -> ModelResponse | ModelError:
-        """One chat turn: the shared system prompt, then `prompt`; seeds differ per agent and turn.
+        """One chat turn: the shared system prompt, then `prompt`; seeds differ per agent and turn, and the
+        completion budget is `task`'s for this model (a reasoning model's are larger).
 
         A failed call comes back as a value: the model's failure is an observation the caller records (on a
         candidate, a judgement, a fallback). An unreachable server still raises: no run goes on without it.
         """
+        role = role or self.role
+        max_tokens = self.config.tokens(task, reasoning=self.client.reasons(role))
         seed = None if self.config.seed is None else self.config.seed + seed_offset
         messages = [Message(role="system", content=render("system")), Message(role="user", content=prompt)]
         if temperature is None:
             temperature = self.config.control_temperature if self.follows_format else self.config.temperature
         try:
             return await self.client.complete(
-                role or self.role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                logprobs=logprobs,
-            )  # fmt: skip
+                role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed, logprobs=logprobs
+            )
         except ModelUnreachable:
             raise
         except ModelError as exc:

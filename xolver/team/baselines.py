@@ -105,7 +105,7 @@ class Baseline(Agent, ABC):
         """One call; a failed call becomes a candidate with `error` set (an unreachable server stops the run)."""
         with usage_scope() as usage:
             reply = await self.try_ask(
-                prompt, max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent,
+                prompt, task="code" if problem.kind == "code" else "solve", seed_offset=1000 * iteration + agent,
                 role="coder" if problem.kind == "code" else "solver", temperature=temperature,
             )  # fmt: skip
             if isinstance(reply, ModelError):

@@ -15,7 +15,6 @@ from xolver.team.parsing import parse_verdict
 from xolver.team.templates import render
 from xolver.tools.tests import has_tests, run_tests
 
-JUDGE_MAX_TOKENS = 256
 JUDGE_ATTEMPTS = 2  # an unreadable reply is asked for once more
 
 
@@ -44,7 +43,7 @@ class Judge(Agent):
         prompt = render("judge", problem=problem.text, solution=clip(candidate.reasoning, 3000))
         reply_text = ""
         for attempt in range(1, JUDGE_ATTEMPTS + 1):
-            reply = await self.try_ask(prompt, max_tokens=JUDGE_MAX_TOKENS, seed_offset=attempt)
+            reply = await self.try_ask(prompt, task="judge", seed_offset=attempt)
             if isinstance(reply, ModelError):
                 return Judgement(candidate_id=candidate.id, status="failed", attempts=attempt, error=str(reply))
             reply_text = reply.text

@@ -12,9 +12,6 @@ from xolver.team.evidence import summary
 from xolver.team.programs import lift_numbers
 from xolver.team.templates import render
 
-RECALL_MAX_TOKENS = 384
-STRATEGY_MAX_TOKENS = 160
-
 
 def passing_code(best: Candidate, verification: Verification) -> list[str]:
     """Code worth keeping: a program that passed the tests, or Python that ran cleanly in a verified solve."""
@@ -32,7 +29,7 @@ class Recaller(Agent):
     follows_format = False
 
     async def recall(self, problem: Problem) -> list[Experience]:
-        reply = await self.try_ask(render("recall", problem=problem.text), max_tokens=RECALL_MAX_TOKENS)
+        reply = await self.try_ask(render("recall", problem=problem.text), task="recall")
         if isinstance(reply, ModelError):
             return []
         text = reply.text.strip()
@@ -105,7 +102,7 @@ class Learner(Agent):
         """The strategy and its "when this applies" key, from one small call. A reply without the labels
         is taken whole as the strategy, with no key."""
         prompt = render("strategy", problem=problem.text, solution=clip(best.reasoning, 2500))
-        reply = await self.try_ask(prompt, max_tokens=STRATEGY_MAX_TOKENS)
+        reply = await self.try_ask(prompt, task="strategy")
         if isinstance(reply, ModelError):
             return None, ""
         text = reply.text.strip()

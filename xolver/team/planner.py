@@ -29,7 +29,6 @@ FALLBACK_ROLES: dict[TaskKind, list[tuple[str, str]]] = {
     ],
 }
 
-PLANNER_MAX_TOKENS = 200
 
 
 def fallback_roles(kind: TaskKind, count: int, taken: list[Role]) -> list[Role]:
@@ -58,13 +57,13 @@ class Planner(Agent):
         return chosen + fallback_roles(problem.kind, m - len(chosen), chosen)
 
     async def _draft(self, problem: Problem, n: int) -> list[Role]:
-        reply = await self.try_ask(render("planner", problem=problem.text, n=n), max_tokens=PLANNER_MAX_TOKENS)
+        reply = await self.try_ask(render("planner", problem=problem.text, n=n), task="plan")
         return [] if isinstance(reply, ModelError) else parse_roles(reply.text)[:n]
 
     async def _select(self, problem: Problem, drafted: list[Role], m: int) -> list[Role]:
         listing = "\n".join(f"{i}. {role.name}: {role.focus}" for i, role in enumerate(drafted, 1))
         reply = await self.try_ask(
-            render("selector", problem=problem.text, roles=listing, m=m), max_tokens=40, seed_offset=1
+            render("selector", problem=problem.text, roles=listing, m=m), task="select", seed_offset=1
         )
         picked = [] if isinstance(reply, ModelError) else parse_selection(reply.text, len(drafted))[:m]
         picked += [i for i in range(len(drafted)) if i not in picked][: m - len(picked)]

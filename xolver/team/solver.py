@@ -122,7 +122,7 @@ class Solver(Agent):
         asks = "coder" if problem.kind == "code" else "solver"
         with usage_scope() as usage:
             reply = await self.try_ask(
-                prompt, max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent, role=asks,
+                prompt, task="code" if asks == "coder" else "solve", seed_offset=1000 * iteration + agent, role=asks,
                 logprobs=self.config.wants_logprobs(asks),
             )  # fmt: skip
             if isinstance(reply, ModelError):
@@ -165,7 +165,7 @@ class Solver(Agent):
                 )
                 fixed = await self.try_ask(
                     repair + "Fix it. Reply with the corrected complete program in one ```python block.",
-                    max_tokens=self.config.max_tokens, seed_offset=1000 * iteration + agent + 500, role="coder",
+                    task="code", seed_offset=1000 * iteration + agent + 500, role="coder",
                 )  # fmt: skip
                 if not isinstance(fixed, ModelError) and extract_code(fixed.text):
                     text = f"{text}\n\n[after running the sample]\n{fixed.text.strip()}"

@@ -24,9 +24,6 @@ from xolver.tools.python import run_python
 from xolver.tools.sympy_check import sympy_equal
 from xolver.tools.tests import run_tests
 
-VERIFIER_MAX_TOKENS = 64
-CHECK_MAX_TOKENS = 384
-TESTS_MAX_TOKENS = 768
 STDIN_FORM = '{"input": "<the whole standard input>", "output": "<the exact standard output expected>"}'
 CALL_FORM = '{"call": "<a Python call expression, like the tests above>", "expected": "<the value, a Python literal>"}'
 
@@ -55,7 +52,7 @@ class Verifier(Agent):
     async def _extract(self, problem: Problem, best: Candidate) -> str | None:
         """Ask the verifier model to state the answer when the solver never wrote it plainly."""
         prompt = render("verifier", problem=problem.text, solution=clip(best.reasoning, 3000))
-        reply = await self.try_ask(prompt, max_tokens=VERIFIER_MAX_TOKENS)
+        reply = await self.try_ask(prompt, task="extract")
         if isinstance(reply, ModelError):
             return None
         return extract_boxed(reply.text) or extract_answer(reply.text, problem.kind)
@@ -89,7 +86,7 @@ class Verifier(Agent):
         shown = "\n".join(t.model_dump_json(exclude_defaults=True) for t in problem.tests) or "(none)"
         prompt = render("unseen_tests", problem=problem.text, shown=shown, count=self.config.unseen_tests,
                         form=CALL_FORM if calls else STDIN_FORM)  # fmt: skip
-        reply = await self.try_ask(prompt, max_tokens=TESTS_MAX_TOKENS, role="judge")
+        reply = await self.try_ask(prompt, task="tests", role="judge")
         if isinstance(reply, ModelError):
             return Evidence(kind="unseen_tests", passed=None, detail=f"the judge could not write tests: {reply}")
         tests = new_tests(reply.text, problem.tests)[: self.config.unseen_tests]
@@ -109,7 +106,7 @@ class Verifier(Agent):
         it must print a value equal to the answer."""
         if self.sandbox is None:
             return Evidence(kind="independent_check", passed=None, detail="no sandbox")
-        reply = await self.try_ask(render("check_program", problem=problem.text), max_tokens=CHECK_MAX_TOKENS)
+        reply = await self.try_ask(render("check_program", problem=problem.text), task="check")
         code = None if isinstance(reply, ModelError) else extract_code(reply.text)
         if code is None:
             return Evidence(kind="independent_check", passed=None, detail="no check program was written")
