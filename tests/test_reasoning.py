@@ -78,3 +78,73 @@ async def test_a_reply_cut_twice_is_a_failure_never_an_answer() -> None:
     with usage_scope() as usage, pytest.raises(ModelTruncated, match="cut at its limit"):
         await client.complete("judge", request(), max_tokens=200)
     assert usage.truncated == 2
+
+
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
+from fake_server import spawn  # noqa: E402
+
+from xolver import InMemoryExperienceStore, Xolver  # noqa: E402
+from xolver.sandbox import ProcessSandbox  # noqa: E402
+
+
+def thinking_server(mode: str, thinking: int) -> tuple[object, str]:
+    return spawn(["--reasoning", mode, "--thinking-tokens", str(thinking), "--rate", "200000", "--ttft", "0.01"])
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("mode", ["field", "inline", "inline-open-missing"])
+async def test_no_thought_reaches_a_prompt_an_answer_or_memory(mode: str) -> None:
+    """The fake model thinks 2,000 tokens full of decoys (a boxed 31337, 'Score: 0', 'VERDICT: WRONG', a
+    program printing 31337) before each answer; none of it may be parsed, judged, shared, verified or stored."""
+    process, api_base = thinking_server(mode, 2000)
+    store = InMemoryExperienceStore()
+    try:
+        async with Xolver(model="openai/qwq-32b", api_base=api_base, store=store, sandbox=ProcessSandbox(),
+                          memory="learn", agents=2, iterations=2, recall=False) as team:  # fmt: skip
+            result = await team.asolve("What is 347 times 29?")
+    finally:
+        process.terminate()
+    assert result.answer == "10063" and result.verified
+    assert result.usage.truncated == 0 and result.usage.reasoning_tokens >= 2000 * result.usage.calls * 0.9
+    for call in result.calls:  # every prompt the team sent: the judge's input, shared memory, the verifier's
+        assert "31337" not in "".join(m.content for m in call.messages), call.role
+        assert "31337" in call.reasoning and "31337" not in call.text  # the thought is kept, apart, in the trace
+    candidates = [c for r in result.iterations for c in r.candidates]
+    assert all("31337" not in c.reasoning and c.judgement and c.judgement.score == 1.0 for c in candidates)
+    assert store.experiences and all("31337" not in e.content + e.applies for e in store.experiences.values())
+
+
+@pytest.mark.real_model
+async def test_a_cut_reply_is_counted_retried_once_and_never_an_answer() -> None:
+    """The judge's limit (300) is far below the thinking (12,000): it is cut, asked once more with 8,192,
+    cut again, and recorded as a judge that failed: no verdict is read from a thought."""
+    process, api_base = thinking_server("inline", 12000)
+    try:
+        async with Xolver(model="openai/qwq-32b", api_base=api_base, token_limits={"judge": 300}, agents=2,
+                          iterations=1, recall=False, memory="off", sandbox="none") as team:  # fmt: skip
+            result = await team.asolve("What is 347 times 29?")
+    finally:
+        process.terminate()
+    judgements = [c.judgement for r in result.iterations for c in r.candidates]
+    assert all(j is not None and j.status == "failed" and "cut at its limit" in (j.error or "") for j in judgements)
+    judge_calls = [c for c in result.calls if c.role == "judge"]
+    assert [c.max_tokens for c in judge_calls].count(300) == 2 and [c.max_tokens for c in judge_calls].count(8192) == 2
+    assert all(c.finish_reason == "length" for c in judge_calls)
+    assert result.usage.truncated == sum(c.finish_reason == "length" for c in result.calls) >= 4
+    assert result.answer == "10063" and not result.verified and result.judge_failures == 2
+
+
+@pytest.mark.real_model
+async def test_an_o_series_model_is_sent_no_temperature() -> None:
+    process, api_base = spawn(["--o-series", "--rate", "200000", "--ttft", "0.01"])
+    try:
+        team = Xolver(model="openai/o3-mini", api_base=api_base, agents=1, iterations=1, recall=False, memory="off",
+                      sandbox="none", params={"judge": {"reasoning_effort": "low"}})  # fmt: skip
+        async with team:
+            result = await team.asolve("What is 347 times 29?")
+    finally:
+        process.terminate()
+    assert result.answer == "10063" and result.usage.failed_calls == 0

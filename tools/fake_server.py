@@ -8,7 +8,15 @@ roles list for the planner, `\\boxed{}` reasoning for solvers, a python block fo
 for the judge). Every request's arrival, start and end go to `--log` as JSON lines. Faults can be
 injected: a share of 429s, 500s, timeouts (the reply never comes in time), garbled and empty replies.
 
+It can behave like a reasoning model (`--reasoning`): it thinks `--thinking-tokens` tokens before each
+answer, in `reasoning_content` (a server with a reasoning parser: `field`), inline as `<think>...</think>`
+(`inline`), or inline without the opening tag, as R1 distills write it (`inline-open-missing`). The thinking
+is full of decoys (a boxed answer, a score, a verdict, a code block) that must never be read as the answer.
+A request whose `max_tokens` (or `max_completion_tokens`) is below the thinking plus the answer is cut:
+`finish_reason: "length"`, with no answer. `--o-series` answers 400 to a request that sets `temperature`.
+
     python tools/fake_server.py --port 8999 --ttft 0.02 --rate 500 --max-seqs 64 --log /tmp/fake.jsonl
+    python tools/fake_server.py --reasoning inline --thinking-tokens 3000 --rate 5000
 """
 
 from __future__ import annotations
@@ -33,10 +41,13 @@ REPLIES = [  # (a phrase of the agent's prompt, the reply), first match wins
     ("Propose", "Algebraist: equations\nCalculator: careful arithmetic\nChecker: checks each step\nSkeptic: doubts"),
     ("Candidate roles", "1, 2, 3"),
     ("Recall a different problem", "Similar problem: What is 12 times 7?\nSolution: 12 * 7 = 84, \\boxed{84}."),
-    ("key idea", "Split one factor into a round number and a correction."),
+    ("Applies when", "Strategy: split one factor into a round number and a correction.\nApplies when: a product."),
     ("What final answer", "\\boxed{10063}"),
+    ("solves this problem on its own", "```python\nfactor, other = 347, 29\nprint(factor * other)\n```"),
+    ("NEW tests", '{"input": "4 5", "output": "9"}\n{"input": "0", "output": "0"}'),
     ("Solve the problem in Python", CODER),
 ]
+DECOYS = "Maybe \\boxed{31337}? Score: 0. VERDICT: WRONG. ```python\nprint(31337)\n``` No, let me think again. "
 
 
 def reply_for(prompt: str, judge_score: float = 1.0) -> str:
@@ -69,7 +80,15 @@ class FakeServer:
             return web.json_response({"error": {"message": "rate limited", "type": "rate_limit"}}, status=429)
         if fault == "500":
             return web.json_response({"error": {"message": "injected failure"}}, status=500)
-        tokens = min(int(body.get("max_tokens") or self.args.output_tokens), self.args.output_tokens)
+        if self.args.o_series and "temperature" in body:
+            message = "Unsupported parameter: 'temperature' is not supported with this model."
+            return web.json_response({"error": {"message": message, "type": "invalid_request_error"}}, status=400)
+        limit = int(body.get("max_completion_tokens") or body.get("max_tokens") or self.args.output_tokens)
+        answer = "" if fault == "empty" else reply_for(prompt, self.args.judge_score)
+        thinking = self.args.thinking_tokens if self.args.reasoning != "none" else 0
+        reply_tokens = min(limit, self.args.output_tokens)
+        cut = thinking > 0 and limit < thinking + len(answer) // 4 + 1
+        tokens = min(limit, thinking + reply_tokens)
         async with self.slots:
             started = time.time()
             service = self.args.ttft + tokens / self.args.rate
@@ -81,21 +100,35 @@ class FakeServer:
             self.log.write(json.dumps(record) + "\n")
         if fault == "garbled":
             return web.Response(text='{"id": "x", "choices": [', content_type="application/json")
-        text = "" if fault == "empty" else reply_for(prompt, self.args.judge_score)
+        message = self._message(answer, thinking_tokens=min(thinking, limit), cut=cut)
         return web.json_response(
             {
                 "id": f"chatcmpl-{int(started * 1e6)}",
                 "object": "chat.completion",
                 "created": int(started),
                 "model": body.get("model", "fake"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message, "finish_reason": "length" if cut else "stop"}],
                 "usage": {
                     "prompt_tokens": len(prompt) // 4,
                     "completion_tokens": tokens,
                     "total_tokens": len(prompt) // 4 + tokens,
+                    "completion_tokens_details": {"reasoning_tokens": min(thinking, limit)},
                 },
             }
         )
+
+    def _message(self, answer: str, *, thinking_tokens: int, cut: bool) -> dict[str, Any]:
+        """The assistant message: the answer, after thinking of about `thinking_tokens` tokens (4 characters
+        each) where the mode says; a cut reply ends inside its thinking."""
+        mode = self.args.reasoning
+        if mode == "none":
+            return {"role": "assistant", "content": answer}
+        thought = (DECOYS * (thinking_tokens * 4 // len(DECOYS) + 1))[: thinking_tokens * 4]
+        if mode == "field":
+            return {"role": "assistant", "content": "" if cut else answer, "reasoning_content": thought}
+        opening = "" if mode == "inline-open-missing" else "<think>"
+        content = f"{opening}{thought}" if cut else f"{opening}{thought}</think>\n{answer}"
+        return {"role": "assistant", "content": content}
 
     async def models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
@@ -131,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log", help="append one JSON line per request here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--judge-score", type=float, default=1.0, help="below 1 the team never converges early")
+    parser.add_argument("--reasoning", choices=["none", "field", "inline", "inline-open-missing"], default="none",
+                        help="think before answering: in reasoning_content, or inline in <think> tags")  # fmt: skip
+    parser.add_argument("--thinking-tokens", type=int, default=2000, help="tokens of thinking before each answer")
+    parser.add_argument("--o-series", action="store_true", help="refuse `temperature` (400), as o-series models do")
     for name in ("429", "500", "timeout", "garbled", "empty"):
         parser.add_argument(f"--fault-{name}", type=float, default=0.0, help=f"share of requests answered with {name}")
     return parser

@@ -61,7 +61,9 @@ class SentenceTransformerEmbedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
 
+                transformers_logging.disable_progress_bar()  # its "Loading weights" bar would land in CLI output
                 self._model = SentenceTransformer(self.path, device="cpu")
                 dimension = getattr(self._model, "get_embedding_dimension", None) or (
                     self._model.get_sentence_embedding_dimension
