@@ -57,10 +57,12 @@ async def test_self_consistency_takes_the_majority_of_k_samples() -> None:
 
 async def test_self_consistency_stops_drawing_at_the_budget() -> None:
     model = ScriptedModel(lambda r: "\\boxed{6} " + "word " * 40)
-    result = await method("sc", model, samples=12, agents=2, budget=250)(problem())
-    # each call costs ~90 tokens: a first wave of 2 (~180), a second (~360 > 250), then no more
-    assert len(model.requests) == 4 and result.stop_reason == "budget" and result.config.settings.budget == 250
-    assert 150 < result.iterations[0].candidates[0].usage.total_tokens * 2 < 250
+    first = await method("sc", model, samples=1)(problem())
+    cost = first.usage.total_tokens  # one call's tokens, whatever the prompt's length
+    model.requests.clear()
+    budget = int(cost * 2.5)  # a first wave of 2 (2 calls' worth), a second (4 > 2.5), then no more
+    result = await method("sc", model, samples=12, agents=2, budget=budget)(problem())
+    assert len(model.requests) == 4 and result.stop_reason == "budget" and result.config.settings.budget == budget
     assert [len(r.candidates) for r in result.iterations] == [2, 2]
 
 

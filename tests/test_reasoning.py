@@ -80,6 +80,24 @@ async def test_a_reply_cut_twice_is_a_failure_never_an_answer() -> None:
     assert usage.truncated == 2
 
 
+async def test_a_team_whose_every_reply_is_cut_answers_nothing_and_learns_nothing() -> None:
+    """A model that rambles past every limit is a model that did not answer, not a dead server: the solve
+    ends unanswered (graded wrong), with the cuts counted, and nothing is written to memory."""
+    from helpers import make_xolver
+
+    from xolver import InMemoryExperienceStore
+
+    def reply(r: ModelRequest) -> ModelResponse:
+        return ModelResponse(text="Let me think. \\boxed{8} and so on and so", model="m", finish_reason="length")
+
+    store = InMemoryExperienceStore()
+    result = await make_xolver(ScriptedModel(reply), store, agents=2).asolve("What is 4 plus 4?")
+    candidates = [c for r in result.iterations for c in r.candidates]
+    assert candidates and all(c.cut and c.answer is None and "cut at its limit" in (c.error or "") for c in candidates)
+    assert result.answer is None and not result.verified and result.usage.truncated >= 2 * len(candidates)
+    assert store.experiences == {}
+
+
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 

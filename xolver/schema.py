@@ -234,6 +234,7 @@ class Candidate(Record):
     usage: Usage = Field(default_factory=Usage)
     certainty: float | None = Field(None, description="mean token probability of the reply, given logprobs")
     error: str | None = None
+    cut: bool = Field(False, description="the reply was cut at its token limit, also after a larger retry")
     judgement: Judgement | None = None
 
     @property

@@ -204,7 +204,7 @@ class XolverLoop:
                         for agent, role in enumerate(roles)
                     ]
                     candidates = await gather_turns(turns)
-                    if all(c.error is not None for c in candidates):
+                    if all(c.error is not None for c in candidates) and not all(c.cut for c in candidates):
                         raise ModelError(f"every solver call of iteration {index + 1} failed: {candidates[0].error}")
                     previous = {c.agent: c for c in candidates}
                     shared.update(candidates)

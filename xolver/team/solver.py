@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xolver.errors import ModelError
+from xolver.errors import ModelError, ModelTruncated
 from xolver.llm.usage import usage_scope
 from xolver.memory.views import problem_key
 from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
@@ -126,7 +126,7 @@ class Solver(Agent):
                 logprobs=self.config.wants_logprobs(asks),
             )  # fmt: skip
             if isinstance(reply, ModelError):
-                return Candidate(**base, error=str(reply), usage=usage)
+                return Candidate(**base, error=str(reply), cut=isinstance(reply, ModelTruncated), usage=usage)
             base["certainty"] = reply.certainty
             text = reply.text.strip()
             if problem.kind == "code":
