@@ -179,3 +179,20 @@ def test_the_report_draws_a_learning_curve_and_marks_the_frontier() -> None:
     summaries = {s.method: s for s in summarize(rows)}
     assert summaries["direct"].curve == [0.0, 0.5, 2 / 3, 0.5]
     assert {s.method for s in frontier(list(summaries.values()))} == {"direct"}
+
+
+async def test_a_family_set_reports_accuracy_by_instance(tmp_path: Path) -> None:
+    """The later siblings of a kind are the learning signal: the n-th instance of each family gets a column."""
+    rows = [
+        Problem(id=f"{kind}{n}", text=f"What is {n} {kind}?", answer="1", metadata={"family": kind})
+        for n in range(3)
+        for kind in ("plus", "times")
+    ]
+    right = {"plus0": "2", "times0": "2", "plus1": "1", "times1": "2", "plus2": "1", "times2": "1"}
+    model = ScriptedModel(lambda r: f"\\boxed{{{right[next(p.id for p in rows if p.text in r.prompt)]}}}")
+    spec = RunSpec(XolverConfig(**FAST, memory="off", sandbox="none"), method="direct", model=model)
+    records = await run_batch(spec, rows, tmp_path / "f.jsonl", ordered=True)
+    assert [r.family for r in records] == ["plus", "times"] * 3
+    (direct,) = summarize(load_records([tmp_path / "f.jsonl"])[0])
+    assert direct.by_instance == [0.0, 0.5, 1.0]
+    assert "| direct [f] | 0.0% | 50.0% | 100.0% |" in render_markdown([direct])

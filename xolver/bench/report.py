@@ -56,6 +56,9 @@ class MethodSummary(Record):
     mean_seconds: float
     convergence: list[float | None]
     curve: list[float] = Field(default_factory=list, description="running accuracy over problems, in set order")
+    by_instance: list[float] = Field(
+        default_factory=list, description="in a family set: accuracy on the first, second, ... instance of each kind"
+    )
     exemplars_shown: int = 0
     contaminated_exemplars: int = 0
     contaminated_problems: int = 0
@@ -117,6 +120,17 @@ def learning_curve(records: Sequence[BenchRecord]) -> list[float]:
         right += bool(record.correct)
         curve.append(right / seen)
     return curve
+
+
+def by_instance(records: Sequence[BenchRecord]) -> list[float]:
+    """Accuracy on the n-th problem of each family, in set order: whether later siblings gain from earlier ones."""
+    seen: dict[str, int] = defaultdict(int)
+    right: dict[int, list[bool]] = defaultdict(list)
+    for record in sorted(records, key=lambda r: (r.index is None, r.index or 0)):
+        if record.family is not None and record.status == "graded":
+            right[seen[record.family]].append(bool(record.correct))
+            seen[record.family] += 1
+    return [sum(right[n]) / len(right[n]) for n in sorted(right)]
 
 
 def contamination(records: Sequence[BenchRecord], evaluated: Sequence[BenchRecord]) -> tuple[int, int]:
@@ -192,7 +206,7 @@ def summary(key: Key, rows: list[BenchRecord], evaluated: list[BenchRecord]) -> 
         cost_of_pass=cost / correct if correct else None, tokens_per_pass=tokens / correct if correct else None,
         mean_iterations=sum(r.iterations for r in rows) / len(rows),
         mean_seconds=sum(r.seconds for r in rows) / len(rows), convergence=convergence(rows),
-        curve=learning_curve(rows), exemplars_shown=sum(len(r.exemplars) for r in rows),
+        curve=learning_curve(rows), by_instance=by_instance(rows), exemplars_shown=sum(len(r.exemplars) for r in rows),
         contaminated_exemplars=leaked, contaminated_problems=problems,
         configs=sorted({_config(r) for r in rows if r.config}),
     )  # fmt: skip
@@ -266,6 +280,13 @@ def _dataset_section(dataset: str, rows: list[MethodSummary]) -> list[str]:
             f"| {s.exemplars_shown} | {_number(s.mean_tokens, 0)} |"
             for s in sorted(modes, key=lambda s: (order.get(s.memory or "", 3), s.run or ""))
         ]
+    families = [s for s in rows if s.by_instance]
+    if families:
+        depth = max(len(s.by_instance) for s in families)
+        header = "| run | " + " | ".join(f"#{n + 1}" for n in range(depth)) + " |"
+        lines += ["", "Accuracy by instance within each family (the n-th problem of each kind, in set order):", "",
+                  header, "|---" * (depth + 1) + "|"]  # fmt: skip
+        lines += [f"| {s.label} | " + " | ".join(_percent(v) for v in s.by_instance) + " |" for s in families]
     flagged = [s for s in rows if s.contaminated_exemplars]
     lines += [""] + [
         f"**CONTAMINATED: {s.label}** was shown {s.contaminated_exemplars} exemplars from problems of this set "

@@ -68,6 +68,7 @@ class BenchRecord(Record):
 
     id: str
     index: int | None = Field(None, description="the problem's position in its set: the learning curve's x")
+    family: str | None = Field(None, description="the problem's kind in a family set (its `metadata.family`)")
     run: str | None = Field(None, exclude=True, description="the results file it was read from (set on loading)")
     method: MethodName
     dataset: str | None = None
@@ -250,7 +251,7 @@ async def run_benchmark(
                 if on_error is None:
                     raise
                 record = on_error(problem, exc).model_copy(update={"seconds": time.perf_counter() - start})
-        record = record.model_copy(update={"index": index})
+        record = record.model_copy(update={"index": index, "family": problem.metadata.get("family")})
         append_record(out, record)
         written.append(record)
         if on_record is not None:
