@@ -202,6 +202,20 @@ async def test_prune_removes_unhelpful_and_duplicate_experiences(tmp_path: Path)
     assert [e.id for e in await store.all()] == [keeper.id]
 
 
+async def test_prune_drops_own_records_of_weak_evidence_and_keeps_curated_ones(tmp_path: Path) -> None:
+    """What a weaker verification rule let in (a judge's word alone) goes; a seed record of the same low
+    confidence is curated and stays, and so does the team's own record of strong evidence."""
+    store = store_at(tmp_path)
+    weak = solution("c c c").model_copy(update={"confidence": 0.3, "source": "self", "verified": True})
+    strong = solution("d d d").model_copy(update={"confidence": 0.95, "source": "self", "verified": True})
+    seed = solution("e e e").model_copy(update={"confidence": 0.3, "source": "seed"})
+    await store.add([weak, strong, seed])
+    assert await store.prune(min_confidence=0.6, dry_run=True) == [weak.id]
+    assert await store.prune() == [], "no confidence floor by default"
+    await store.prune(min_confidence=0.6)
+    assert sorted(e.id for e in await store.all()) == sorted([strong.id, seed.id])
+
+
 def test_memory_on_versus_off_over_related_problems(tmp_path: Path) -> None:
     """Solving a sequence of related problems: with memory, later solvers see earlier verified work."""
 

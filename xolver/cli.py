@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     m_stats.add_argument("--json", action="store_true")
     m_prune = memory_commands.add_parser("prune", help="remove experiences that never helped, and near-duplicates")
     m_prune.add_argument("--min-uses", type=int, default=3)
+    m_prune.add_argument(
+        "--min-confidence", type=float, default=0.0,
+        help="also remove the team's own records whose evidence scored below this (0-1)",
+    )  # fmt: skip
     m_prune.add_argument("--dry-run", action="store_true")
     m_prune.add_argument("--json", action="store_true")
     for sub in (m_import, m_export, m_search, m_stats, m_prune):
@@ -301,7 +305,7 @@ async def _memory_command(args: argparse.Namespace, store: ChromaExperienceStore
         stats = await store.stats()
         print(json.dumps(stats) if args.json else "\n".join(f"{k}: {v}" for k, v in stats.items()))
         return 0
-    removed = await store.prune(min_uses=args.min_uses, dry_run=args.dry_run)
+    removed = await store.prune(min_uses=args.min_uses, min_confidence=args.min_confidence, dry_run=args.dry_run)
     if args.json:
         print(json.dumps({"removed": removed, "dry_run": args.dry_run}))
     else:

@@ -572,8 +572,17 @@ class ChromaExperienceStore:
         record = self._records([candidate.id]).get(candidate.id)
         return record is not None and same_problem(record.problem, text)
 
-    async def prune(self, *, min_uses: int = 3, duplicate_similarity: float = 0.98, dry_run: bool = False) -> list[str]:
-        """Remove experiences that never helped after `min_uses` uses, and near-duplicates of a better one.
+    async def prune(
+        self,
+        *,
+        min_uses: int = 3,
+        duplicate_similarity: float = 0.98,
+        min_confidence: float = 0.0,
+        dry_run: bool = False,
+    ) -> list[str]:
+        """Remove experiences that never helped after `min_uses` uses, the team's own records whose evidence
+        was weaker than `min_confidence` (what a weaker verification rule let in), and near-duplicates of a
+        better one. Seed and imported records are curated and kept whatever their confidence.
 
         Of two records of one kind whose problems are near-duplicates, the one with more successes (then
         higher score) stays.
@@ -587,6 +596,8 @@ class ChromaExperienceStore:
                     for i, m, e in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
                 ]
             doomed = {i for i, m, _ in rows if int(m.get("uses", 0)) >= min_uses and int(m.get("successes", 0)) == 0}
+            weak = {i for i, m, _ in rows if m["source"] == "self" and float(m.get("confidence", 0.5)) < min_confidence}
+            doomed |= weak
             rows = [r for r in rows if r[0] not in doomed]
             rows.sort(key=lambda r: (int(r[1].get("successes", 0)), float(r[1].get("score", 0.0))), reverse=True)
             for kind in {m["kind"] for _, m, _ in rows}:
