@@ -29,19 +29,46 @@ def mutate(problem: Problem) -> str:
     return problem.text + "    return None\n"
 
 
+PERTURB = """
+
+_right = {name}
+
+
+def {name}(*args, **kwargs):
+    value = _right(*args, **kwargs)
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, (list, tuple)):
+        return type(value)([*value, 0])
+    return ("wrong", value)
+"""
+
+
+def perturb(problem: Problem) -> str:
+    """A subtler mutant: the canonical solution, then a wrapper that is off by one in whatever it returns
+    (a flipped bool, a number plus one, one extra element or character). Right on no input, near on all."""
+    return problem.metadata["canonical"] + PERTURB.format(name=problem.entry_point)
+
+
 async def test_canonical_solutions_pass_and_mutants_fail(sandbox: Sandbox) -> None:
     problems = humaneval()
     assert len(problems) == 164
     gate = asyncio.Semaphore(4)
 
-    async def both(problem: Problem) -> tuple[str, int, int]:
+    async def both(problem: Problem) -> tuple[str, int, int, int]:
         async with gate:
             good = await run_tests(sandbox, problem.metadata["canonical"], problem, timeout=20)
             bad = await run_tests(sandbox, mutate(problem), problem, timeout=20)
-        return problem.id, good.passed, bad.passed
+            near = await run_tests(sandbox, perturb(problem), problem, timeout=20)
+        return problem.id, good.passed, bad.passed, near.passed
 
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(both(p)) for p in problems]
     results = [t.result() for t in tasks]
     assert [r[0] for r in results if r[1] != 1] == [], "canonical solutions that failed"
     assert [r[0] for r in results if r[2] != 0] == [], "mutants that passed"
+    assert [r[0] for r in results if r[3] != 0] == [], "off-by-one mutants that passed"

@@ -19,6 +19,7 @@ from xolver.errors import (
 )
 from xolver.llm import LiteLLMModel, Message, ModelClient
 from xolver.llm.base import ModelRequest
+from xolver.llm.usage import usage_scope
 
 pytestmark = pytest.mark.real_model
 REQUEST = ModelRequest(role="solver", messages=[Message(role="user", content="hi")], max_tokens=20)
@@ -125,5 +126,7 @@ async def test_a_dead_replica_costs_no_failed_call() -> None:
             {"model": "openai/stub", "api_base": "http://127.0.0.1:9/v1"}, {"model": "openai/stub", "api_base": alive},
         ])  # fmt: skip
         client = ModelClient.from_config(config)
-        replies = [await client.complete("solver", REQUEST.messages, max_tokens=5) for _ in range(10)]
+        with usage_scope() as usage:
+            replies = [await client.complete("solver", REQUEST.messages, max_tokens=5) for _ in range(10)]
     assert [r.text for r in replies] == ["alive"] * 10
+    assert usage.failed_calls == 0 and usage.calls == 10, "the router's fail-over is not a failed call of ours"
