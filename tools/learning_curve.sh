@@ -17,5 +17,6 @@ xolver bench run --dataset "$problems" --out "$out/direct.jsonl" --method direct
 for mode in learn off read-only; do
     xolver bench run --dataset "$problems" --out "$out/xolver-$mode.jsonl" --memory-mode "$mode" --ordered "$@"
 done
-xolver bench report --out "$out/report" "$out"/direct.jsonl "$out"/xolver-*.jsonl
+xolver bench report --out "$out/report" "$out/direct.jsonl" "$out/xolver-learn.jsonl" "$out/xolver-off.jsonl" \
+    "$out/xolver-read-only.jsonl"
 echo "report: $out/report/report.md"
