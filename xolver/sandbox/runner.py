@@ -51,6 +51,8 @@ def isolate(disk_mb):
     """In a fresh mount namespace: nothing of the host's writable or private places stays visible, and
     every place the program may write is a fresh, size-limited tmpfs (the work directory is in /tmp)."""
     subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    # a sysfs of the run's own network namespace: the host's interfaces are not listed
+    subprocess.run(["mount", "-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs", "/sys"], check=True)
     for place in HIDDEN:
         if os.path.isdir(place):
             size = disk_mb if place in WRITABLE else 1
