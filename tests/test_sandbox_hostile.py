@@ -8,8 +8,10 @@ nothing of the case: no file, no IPC object, no process.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -165,3 +167,83 @@ async def test_every_case_fails_against_an_exposed_runner(host: Host, monkeypatc
 
     held = [case.name for case in CASES if not await failures(case)]
     assert held == [], f"cases that pass even without a sandbox (they cannot fail): {held}"
+
+
+LEAVE_AND_LOOK = """
+import os, sys, time
+mark = sys.stdin.read()
+seen = sorted(n for p in ('/tmp', '/var/tmp', '/dev/shm', '.') for n in os.listdir(p) if n.startswith('mark-'))
+for place in ('/tmp', '/var/tmp', '/dev/shm', '.'):
+    open(os.path.join(place, 'mark-' + mark), 'w').write(mark)
+time.sleep(0.2)
+print('seen', seen)
+"""
+
+
+@pytest.mark.slow
+async def test_a_run_sees_nothing_of_earlier_or_concurrent_runs(sandbox: Sandbox) -> None:
+    """Sequentially (reusing warm containers) and concurrently in one pool: every run starts clean."""
+    for round_ in range(3):
+        results = await asyncio.gather(
+            *(sandbox.run(LEAVE_AND_LOOK, stdin=f"{round_}-{i}", timeout=10, limits=LIMITS) for i in range(4))
+        )
+        assert [r.stdout for r in results] == ["seen []\n"] * 4, results
+
+
+BOMBS = {
+    "fork": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+    "threads": "import threading, time\nwhile True:\n    try:\n        threading.Thread(target=time.sleep, args=(9,)).start()\n"
+    "    except RuntimeError:\n        pass\n",
+}
+ORDINARY = "import subprocess, threading\nthreads = [threading.Thread(target=lambda: None) for _ in range(8)]\n" \
+    "[t.start() for t in threads]\nprint(subprocess.run(['echo', 'fine'], capture_output=True, text=True).stdout.strip())\n"  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bomb", BOMBS)
+async def test_a_bomb_does_not_starve_runs_beside_it(sandbox: Sandbox, bomb: str) -> None:
+    """Process limits are per run: ordinary runs that fork and start threads succeed beside a bomb."""
+    started = asyncio.ensure_future(sandbox.run(BOMBS[bomb], timeout=3, limits=LIMITS))
+    await asyncio.sleep(0.5)
+    beside = await asyncio.gather(*(sandbox.run(ORDINARY, timeout=10, limits=LIMITS) for _ in range(3)))
+    assert [r.stdout for r in beside] == ["fine\n"] * 3, beside
+    assert (await started).timed_out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", ["import time\ntime.sleep(30)\n", "while True:\n    pass\n"])
+async def test_the_deadline_holds_whatever_the_program_does_with_its_input(sandbox: Sandbox, program: str) -> None:
+    """64 MB of input the program never reads: the run ends within a small margin of its timeout."""
+    started = time.monotonic()
+    result = await sandbox.run(program, stdin="x" * (64 << 20), timeout=2, limits=LIMITS)
+    assert result.timed_out and result.duration < 2.5, result
+    assert time.monotonic() - started < 4, "the input's transfer and the run together"
+
+
+@pytest.mark.parametrize("name", ["../escape", "/etc/passwd", "a/../../b", "", "a//b", "./a", "main.py", "x\ny", "a\0b", "n" * 256])
+async def test_file_names_outside_the_work_directory_are_refused(sandbox: Sandbox, name: str) -> None:
+    from xolver.errors import UserInputError
+
+    with pytest.raises(UserInputError):
+        await sandbox.run("print(1)", files={name: "x"}, timeout=5)
+
+
+async def test_odd_but_plain_file_names_are_written(sandbox: Sandbox) -> None:
+    files = {"pkg/mod.py": "X = 1", "with space.txt": "a", "ünï cödé.txt": "b", "-rf": "c", ".hidden": "d"}
+    program = "print(sorted(open(n).read() for n in ['pkg/mod.py', 'with space.txt', 'ünï cödé.txt', '-rf', '.hidden']))\n"
+    result = await sandbox.run(program, files=files, timeout=10)
+    assert result.stdout == "['X = 1', 'a', 'b', 'c', 'd']\n", result
+
+
+def test_the_process_sandbox_refuses_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not root: the program would be root of its namespaces, so the backend refuses and says why."""
+    from xolver.errors import ConfigError
+    from xolver.sandbox import ProcessSandbox, open_sandbox
+    from xolver.sandbox.select import doctor
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert "not root" in (doctor()["process"] or "")
+    with pytest.raises(ConfigError, match="not root"):
+        ProcessSandbox()
+    with pytest.raises(ConfigError, match="not root"):
+        open_sandbox("process")
