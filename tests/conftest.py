@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,9 +40,7 @@ def sandbox(request: pytest.FixtureRequest):
 
     box = open_sandbox(request.param)
     yield box
-    close = getattr(box, "close", None)
-    if close is not None:
-        close()
+    asyncio.run(box.aclose())  # the warm containers go with the session
 
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))

@@ -1,137 +1,110 @@
-"""Hostile code, each snippet contained on both backends.
+"""Hostile code, each case contained on both backends, and each case shown able to fail: the same cases
+run against an exposed runner (no isolation, loose limits, no deadline of its own) must all fail there.
 
-A snippet prints ESCAPED if its attack worked; each case also states what containment looks like (a
-timeout, truncated output, a killed run). After every case the sandbox must still run a clean program.
+The cases are in `hostile_cases.py`. Beside each program's own verdict the host side is checked (no
+connection reached the host's listeners), and the sandbox must afterwards run a clean program that sees
+nothing of the case: no file, no IPC object, no process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-import textwrap
-from collections.abc import Callable
+import time
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hostile_cases import CANARY, CASES, CLEAN, CLEAN_CHECK, HOST_SECRET, LIMITS, Case
 
-from xolver.sandbox import ExecResult, Limits, Sandbox
-
-LIMITS = Limits(memory_mb=256, pids=32, disk_mb=16, output_bytes=64 * 1024)
-TIMEOUT = 3.0
+from xolver.sandbox import ExecResult, Sandbox
 
 
 @dataclass
-class Case:
-    name: str
-    code: str
-    contained: Callable[[ExecResult], bool] = lambda r: True
-    timeout: float = TIMEOUT
+class Host:
+    """What the host exposes to an attacker, and how to tell whether anything reached it."""
 
+    tcp: socket.socket
+    udp: socket.socket
+    abstract: socket.socket
 
-def escaped_if(code: str) -> str:
-    """Wrap an attack: print ESCAPED when it does not raise."""
-    body = textwrap.indent(textwrap.dedent(code).strip(), "    ")
-    return f"try:\n{body}\n    print('ESCAPED')\nexcept BaseException as e:\n    print('blocked', type(e).__name__)\n"
+    def files(self) -> dict[str, str]:
+        addresses = sorted({a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} | {"172.17.0.1"})
+        return {"port": str(self.tcp.getsockname()[1]), "udp": str(self.udp.getsockname()[1]),
+                "abstract": self.abstract.getsockname()[1:].decode(), "addresses": " ".join(addresses),
+                "hostpid": str(os.getpid())}  # fmt: skip
 
-
-HOST_SECRET = "XOLVER_TEST_SECRET"
-CANARY = "/tmp/xolver-hostile-canary"  # written on the host by the fixture below
-
-CASES = [
-    Case("network-tcp", escaped_if("import socket; socket.create_connection(('1.1.1.1', 80), timeout=2)")),
-    Case("network-udp", escaped_if("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
-                                   "s.connect(('8.8.8.8', 53)); s.send(b'x'); s.settimeout(1); s.recv(10)")),
-    Case("dns", escaped_if("import socket; socket.getaddrinfo('pypi.org', 443)")),
-    Case("host-loopback", escaped_if("import socket, os; socket.create_connection(('127.0.0.1', int(open('port').read())), timeout=2)")),
-    Case("fork-bomb", "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-         lambda r: r.timed_out or r.exit_code != 0),
-    Case("thread-bomb", escaped_if("import threading, time\nfor _ in range(10000):\n"
-                                   "    threading.Thread(target=time.sleep, args=(30,)).start()"),
-         lambda r: "ESCAPED" not in r.stdout),
-    Case("memory-bomb", "blocks = []\nwhile True:\n    blocks.append(bytearray(50 * 1024 * 1024))\n",
-         lambda r: r.oom_killed or r.exit_code not in (0, None) or r.timed_out),
-    Case("cpu-spin", "while True:\n    pass\n", lambda r: r.timed_out and r.duration < TIMEOUT + 2),
-    Case("sleep-past-timeout", "import time\ntime.sleep(60)\n", lambda r: r.timed_out and r.duration < TIMEOUT + 2),
-    Case("huge-stdout", "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
-         lambda r: r.output_truncated and len(r.stdout) <= LIMITS.output_bytes),
-    Case("huge-stderr", "import sys\nwhile True:\n    sys.stderr.write('y' * 65536)\n",
-         lambda r: r.output_truncated and len(r.stderr) <= LIMITS.output_bytes),
-    Case("write-etc", escaped_if("open('/etc/xolver-evil', 'w').write('x')")),
-    Case("write-usr", escaped_if("open('/usr/lib/xolver-evil', 'w').write('x')")),
-    Case("write-root-of-fs", escaped_if("open('/xolver-evil', 'w').write('x')")),
-    Case("host-env", escaped_if(f"import os; assert '{HOST_SECRET}' not in os.environ; raise ValueError('not seen')")
-         .replace("ESCAPED", "UNUSED"), lambda r: "UNUSED" not in r.stdout),
-    Case("env-is-scrubbed", "import os\nprint(sorted(os.environ))\n",
-         lambda r: HOST_SECRET not in r.stdout and "DOCKER" not in r.stdout and r.exit_code == 0),
-    Case("host-home", escaped_if("import os; assert os.listdir('/root') and open('/root/.bashrc').read()")),
-    Case("host-tmp-canary", escaped_if(f"open('{CANARY}').read()")),
-    Case("shadow", escaped_if("open('/etc/shadow').read()")),
-    Case("docker-socket", escaped_if("import socket; s = socket.socket(socket.AF_UNIX); s.connect('/var/run/docker.sock')")),
-    Case("kill-parent", escaped_if("import os, signal; os.kill(os.getppid(), signal.SIGKILL)")
-         .replace("print('ESCAPED')", "pass"), lambda r: True),
-    Case("kill-everything", "import os, signal\nfor pid in os.listdir('/proc'):\n    if pid.isdigit() and int(pid) != os.getpid():\n"
-         "        try:\n            os.kill(int(pid), signal.SIGKILL)\n        except OSError:\n            pass\nprint('done')\n"),
-    Case("signal-host-pid", escaped_if("import os, signal; os.kill(int(open('hostpid').read()), signal.SIGTERM); "
-                                       "assert open('/proc/%s/cmdline' % open('hostpid').read()).read().find('pytest') >= 0")),
-    Case("proc-root-escape", escaped_if("import os; os.listdir('/proc/1/root/root')")),
-    Case("proc-environ", escaped_if(f"assert b'{HOST_SECRET}' in open('/proc/1/environ', 'rb').read()")),
-    Case("proc-sys-write", escaped_if("open('/proc/sys/kernel/hostname', 'w').write('evil')")),
-    Case("setuid-root", escaped_if("import os; os.setuid(0)")),
-    Case("chroot", escaped_if("import os; os.chroot('/')")),
-    Case("mount", escaped_if("import subprocess; subprocess.run(['mount', '-t', 'tmpfs', 'x', '/mnt'], check=True, capture_output=True)")),
-    Case("fill-disk", "f = open('big', 'wb')\ntry:\n    while True:\n        f.write(b'0' * (1 << 20))\n        f.flush()\n"
-         "except OSError as e:\n    print('stopped', type(e).__name__)\n",
-         lambda r: "stopped" in r.stdout or r.exit_code != 0),
-    Case("fill-tmp", "f = open('/tmp/big', 'wb')\ntry:\n    while True:\n        f.write(b'0' * (1 << 20))\n        f.flush()\n"
-         "except OSError as e:\n    print('stopped', type(e).__name__)\n",
-         lambda r: "stopped" in r.stdout or r.exit_code != 0),
-    Case("fd-exhaustion", escaped_if("files = [open('f%d' % i, 'w') for i in range(5000)]")),
-    Case("segfault", "import ctypes\nctypes.string_at(0)\n", lambda r: r.exit_code != 0),
-    Case("background-process", "import subprocess\nsubprocess.Popen(['sleep', '300'], start_new_session=True)\n"
-         "import os\nif os.fork() == 0:\n    os.setsid()\n    import time\n    while True:\n        open('marker', 'w').write('x')\n"
-         "        time.sleep(0.05)\nprint('left behind')\n", lambda r: r.exit_code == 0),
-]  # fmt: skip
-
-CLEAN_CHECK = """
-import os
-others = []
-for pid in os.listdir('/proc'):
-    if pid.isdigit() and int(pid) != os.getpid():
+    def reached(self) -> list[str]:
+        """What got through to the host since the last call (and drains it)."""
+        found = []
+        for name, listener in (("tcp", self.tcp), ("abstract", self.abstract)):
+            try:
+                listener.accept()[0].close()
+                found.append(name)
+            except BlockingIOError:
+                pass
         try:
-            if int(open(f'/proc/{pid}/status').read().split('Uid:')[1].split()[0]) == os.getuid():
-                others.append(open(f'/proc/{pid}/cmdline').read())
-        except OSError:
+            while self.udp.recv(64):
+                found.append("udp")
+        except BlockingIOError:
             pass
-print('files', sorted(os.listdir('.')))
-print('others', others)
-"""
+        return found
 
 
 @pytest.fixture(scope="module")
-def host_listener():
-    """A TCP listener on the host's loopback that no sandboxed program may reach."""
+def host() -> Iterator[Host]:
     Path(CANARY).write_text("host data")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    yield server.getsockname()[1]
-    server.close()
+    tcp = socket.socket()
+    tcp.bind(("0.0.0.0", 0))
+    tcp.listen()
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("0.0.0.0", 0))
+    abstract = socket.socket(socket.AF_UNIX)
+    abstract.bind(f"\0xolver-hostile-{os.getpid()}")
+    abstract.listen()
+    for listener in (tcp, udp, abstract):
+        listener.setblocking(False)
+    yield Host(tcp, udp, abstract)
+    for listener in (tcp, udp, abstract):
+        listener.close()
 
 
+async def attack(sandbox: Sandbox, case: Case, host: Host) -> list[str]:
+    """How `case` got out of `sandbox`: empty when it was contained."""
+    result = await sandbox.run(case.code, stdin=case.stdin, files=host.files(), timeout=2.0, limits=LIMITS)
+    failures = []
+    if "ESCAPED" in result.stdout:
+        failures.append("escaped")
+    if not case.contained(result):
+        failures.append(f"not contained: {_brief(result)}")
+    if reached := host.reached():
+        failures.append(f"reached the host: {reached}")
+    after = await sandbox.run(CLEAN_CHECK, timeout=10, limits=LIMITS)
+    if CLEAN not in after.stdout:
+        failures.append(f"left behind: {_brief(after)}")
+    return failures
+
+
+def _brief(result: ExecResult) -> str:
+    return str({**result.model_dump(), "stdout": result.stdout[-300:], "stderr": result.stderr[-300:]})
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 async def test_hostile_code_is_contained(
-    sandbox: Sandbox, case: Case, host_listener: int, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, case: Case, host: Host, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(HOST_SECRET, "hunter2")
-    files = {"port": str(host_listener), "hostpid": str(os.getpid())}
-    result = await sandbox.run(case.code, files=files, timeout=case.timeout, limits=LIMITS)
-    assert "ESCAPED" not in result.stdout, result
-    assert case.contained(result), result
-    after = await sandbox.run(CLEAN_CHECK, timeout=10, limits=LIMITS)
-    assert after.exit_code == 0, after
-    assert "files ['main.py']" in after.stdout, "no file of the last run is left"
-    assert "others []" in after.stdout, f"no process of the last run is left: {after.stdout}"
+    assert await attack(sandbox, case, host) == []
+
+
+def test_the_suite_has_fifty_cases_in_every_class() -> None:
+    kinds = Counter(case.kind for case in CASES)
+    assert len(CASES) >= 50 and len({c.name for c in CASES}) == len(CASES)
+    assert set(kinds) == {"network", "limits", "privilege", "host", "leftovers"} and min(kinds.values()) >= 5
 
 
 def test_a_named_backend_that_cannot_run_is_an_error_not_a_downgrade() -> None:
@@ -166,3 +139,111 @@ def test_cli_sandbox_run_and_doctor(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "xolver.cli", "sandbox", "run", str(tmp_path / "nope.py")],
                              capture_output=True, text=True)  # fmt: skip
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+@pytest.mark.slow
+async def test_every_case_fails_against_an_exposed_runner(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each case's own check (or, for a leftover, the clean check after it) fails on a runner that isolates
+    nothing: no case passes merely because it cannot fail. A control first: a clean program passes there."""
+    from exposed_sandbox import ExposedSandbox
+
+    monkeypatch.setenv(HOST_SECRET, "hunter2")
+    control = ExposedSandbox()
+    try:
+        first = await control.run(CLEAN_CHECK, timeout=10)
+        assert CLEAN in first.stdout and CLEAN in (await control.run(CLEAN_CHECK, timeout=10)).stdout, first
+    finally:
+        await control.aclose()
+
+    async def failures(case: Case) -> list[str]:
+        exposed = ExposedSandbox()
+        try:
+            found = await attack(exposed, case, host)
+        finally:
+            await exposed.aclose()
+        judged = [f for f in found if f.startswith("left behind")] if case.kind == "leftovers" else [
+            f for f in found if not f.startswith("left behind")]  # fmt: skip
+        return judged
+
+    held = [case.name for case in CASES if not await failures(case)]
+    assert held == [], f"cases that pass even without a sandbox (they cannot fail): {held}"
+
+
+LEAVE_AND_LOOK = """
+import os, sys, time
+mark = sys.stdin.read()
+seen = sorted(n for p in ('/tmp', '/var/tmp', '/dev/shm', '.') for n in os.listdir(p) if n.startswith('mark-'))
+for place in ('/tmp', '/var/tmp', '/dev/shm', '.'):
+    open(os.path.join(place, 'mark-' + mark), 'w').write(mark)
+time.sleep(0.2)
+print('seen', seen)
+"""
+
+
+@pytest.mark.slow
+async def test_a_run_sees_nothing_of_earlier_or_concurrent_runs(sandbox: Sandbox) -> None:
+    """Sequentially (reusing warm containers) and concurrently in one pool: every run starts clean."""
+    for round_ in range(3):
+        results = await asyncio.gather(
+            *(sandbox.run(LEAVE_AND_LOOK, stdin=f"{round_}-{i}", timeout=10, limits=LIMITS) for i in range(4))
+        )
+        assert [r.stdout for r in results] == ["seen []\n"] * 4, results
+
+
+BOMBS = {
+    "fork": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+    "threads": "import threading, time\nwhile True:\n    try:\n        threading.Thread(target=time.sleep, args=(9,)).start()\n"
+    "    except RuntimeError:\n        pass\n",
+}
+ORDINARY = "import subprocess, threading\nthreads = [threading.Thread(target=lambda: None) for _ in range(8)]\n" \
+    "[t.start() for t in threads]\nprint(subprocess.run(['echo', 'fine'], capture_output=True, text=True).stdout.strip())\n"  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bomb", BOMBS)
+async def test_a_bomb_does_not_starve_runs_beside_it(sandbox: Sandbox, bomb: str) -> None:
+    """Process limits are per run: ordinary runs that fork and start threads succeed beside a bomb."""
+    started = asyncio.ensure_future(sandbox.run(BOMBS[bomb], timeout=3, limits=LIMITS))
+    await asyncio.sleep(0.5)
+    beside = await asyncio.gather(*(sandbox.run(ORDINARY, timeout=10, limits=LIMITS) for _ in range(3)))
+    assert [r.stdout for r in beside] == ["fine\n"] * 3, beside
+    assert (await started).timed_out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", ["import time\ntime.sleep(30)\n", "while True:\n    pass\n"])
+async def test_the_deadline_holds_whatever_the_program_does_with_its_input(sandbox: Sandbox, program: str) -> None:
+    """64 MB of input the program never reads: the run ends within a small margin of its timeout."""
+    started = time.monotonic()
+    result = await sandbox.run(program, stdin="x" * (64 << 20), timeout=2, limits=LIMITS)
+    assert result.timed_out and result.duration < 2.5, result
+    assert time.monotonic() - started < 4, "the input's transfer and the run together"
+
+
+@pytest.mark.parametrize("name", ["../escape", "/etc/passwd", "a/../../b", "", "a//b", "./a", "main.py", "x\ny", "a\0b", "n" * 256])
+async def test_file_names_outside_the_work_directory_are_refused(sandbox: Sandbox, name: str) -> None:
+    from xolver.errors import UserInputError
+
+    with pytest.raises(UserInputError):
+        await sandbox.run("print(1)", files={name: "x"}, timeout=5)
+
+
+async def test_odd_but_plain_file_names_are_written(sandbox: Sandbox) -> None:
+    files = {"pkg/mod.py": "X = 1", "with space.txt": "a", "ünï cödé.txt": "b", "-rf": "c", ".hidden": "d"}
+    program = "print(sorted(open(n).read() for n in ['pkg/mod.py', 'with space.txt', 'ünï cödé.txt', '-rf', '.hidden']))\n"
+    result = await sandbox.run(program, files=files, timeout=10)
+    assert result.stdout == "['X = 1', 'a', 'b', 'c', 'd']\n", result
+
+
+def test_the_process_sandbox_refuses_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not root: the program would be root of its namespaces, so the backend refuses and says why."""
+    from xolver.errors import ConfigError
+    from xolver.sandbox import ProcessSandbox, open_sandbox
+    from xolver.sandbox.select import doctor
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert "not root" in (doctor()["process"] or "")
+    with pytest.raises(ConfigError, match="not root"):
+        ProcessSandbox()
+    with pytest.raises(ConfigError, match="not root"):
+        open_sandbox("process")

@@ -73,4 +73,35 @@ async def test_sympy_equal(box: ProcessSandbox) -> None:
     assert await sympy_equal(box, "1/2", "0.5") is True
     assert await sympy_equal(box, "sqrt(8)", "2*sqrt(2)") is True
     assert await sympy_equal(box, "3", "4") is False
-    assert await sympy_equal(box, "__import__('os').system('id')", "1") is not True
+    assert await sympy_equal(box, "x^2 - 1", "(x - 1)*(x + 1)") is True
+
+
+class _Recording:
+    """A sandbox that keeps what each program printed."""
+
+    def __init__(self, box: ProcessSandbox) -> None:
+        self.box, self.outputs = box, []
+
+    async def run(self, code, **kwargs):  # type: ignore[no-untyped-def]
+        result = await self.box.run(code, **kwargs)
+        self.outputs.append(result.stdout + result.stderr)
+        return result
+
+
+@pytest.mark.parametrize(
+    "injected",
+    [
+        "__import__('builtins').print('INJECTED')",
+        "(lambda: print('INJECTED'))()",
+        "Symbol.__init_subclass__.__globals__['__builtins__']['print']('INJECTED')",
+        "eval(\"print('INJECTED')\")",
+        "exec(\"print('INJECTED')\")",
+        "print('INJECTED')",
+        "print(INJECTED)",
+    ],
+)
+async def test_sympy_equal_never_runs_an_injected_answer(box: ProcessSandbox, injected: str) -> None:
+    """The injected code would print INJECTED where sympy evaluated it: it must be unparsable, never run."""
+    recording = _Recording(box)
+    assert await sympy_equal(recording, injected, "1") is None  # type: ignore[arg-type]
+    assert not any("INJECTED" in output for output in recording.outputs), recording.outputs

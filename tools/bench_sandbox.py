@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 
 from xolver.sandbox import DockerSandbox, ProcessSandbox, Sandbox, doctor
@@ -30,7 +31,7 @@ async def measure(sandbox: Sandbox, runs: int) -> list[float]:
     return times
 
 
-async def run(runs: int) -> None:
+async def run(runs: int) -> dict[str, float]:
     problems = doctor()
     rows: list[tuple[str, list[float]]] = []
     if problems["docker"] is None:
@@ -52,12 +53,28 @@ async def run(runs: int) -> None:
     for name, times in rows:
         p50, p95 = percentile(times, 0.5), percentile(times, 0.95)
         print(f"{name:<18} | {len(times):>4} | {p50:>6.1f}ms | {p95:>6.1f}ms | {p50 / base:>16.2f}x")
+    return {name: percentile(times, 0.5) for name, times in rows}
+
+
+async def repeated(runs: int, repeat: int) -> None:
+    rounds = []
+    for number in range(1, repeat + 1):
+        print(f"round {number} of {repeat}")
+        rounds.append(await run(runs))
+    medians = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
+    cold = medians.get("docker, cold")
+    print(f"median over {repeat} rounds of each p50:")
+    for name, p50 in medians.items():
+        ratio = f" | {p50 / cold:.3f}x cold" if cold else ""
+        print(f"  {name:<18} | {p50:>6.1f}ms{ratio}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=40)
-    asyncio.run(run(parser.parse_args().runs))
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(repeated(args.runs, args.repeat))
 
 
 if __name__ == "__main__":

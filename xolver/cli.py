@@ -480,11 +480,11 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     from xolver.config import load_config
     from xolver.errors import UserInputError
     from xolver.runtime import Runtime
-    from xolver.sandbox import doctor
+    from xolver.sandbox.select import doctor, guarantees
 
     if args.sandbox_command == "doctor":
         for backend, problem in doctor().items():
-            print(f"{backend}: {'ok' if problem is None else 'unavailable: ' + problem}")
+            print(f"{backend}: {'ok (' + guarantees(backend) + ')' if problem is None else 'unavailable: ' + problem}")
         return 0
     if args.sandbox_command == "build":
         script = Path(__file__).resolve().parents[1] / "sandbox" / "build.sh"

@@ -1,11 +1,12 @@
-"""`DockerSandbox`: each run in a container with no network, a read-only root, a tmpfs work directory,
-memory / CPU / PID limits and a non-root user, from a warm pool of containers reused between runs.
+"""`DockerSandbox`: each run in a container with no network, a read-only root, tmpfs writable places,
+memory / CPU / PID limits and an unprivileged user, from a warm pool of containers reused between runs.
 
-Each container's main process is the in-sandbox runner, serving payloads over its attached stdin (no
-`docker exec` per run): it writes the files, runs the program as the sandbox user, and afterwards kills
-whatever the program left running and empties the work directory, so a reused container shows no run
-another's files or processes. A container whose run went wrong
-(the runner died, or outlived its deadline) is thrown away, never reused.
+Each container's main process is the in-sandbox runner, serving runs over its attached stdin (no
+`docker exec` per run). It runs the program as the container's own uid (UID_BASE + the container's host
+PID: no other live container or process run has it, so per-user limits are per container), and after
+each run kills every process but itself, empties /work, /tmp, /var/tmp, /dev/shm and /dev/mqueue and
+removes System V IPC objects, so the next run in that container starts clean. A container whose run went
+wrong (the runner failed, outlived its deadline, or could not clean up) is thrown away, never reused.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Any
 
 from xolver.errors import ConfigError
 from xolver.sandbox.base import ExecResult, Limits
-from xolver.sandbox.common import RUNNER_SOURCE, SANDBOX_UID, parse_report, payload
+from xolver.sandbox.common import RUNNER_MB, RUNNER_SOURCE, RUNNER_TASKS, UID_BASE, check_files, header, parse_report
 
 IMAGE = "xolver-sandbox:latest"
 LABEL = "xolver.sandbox"
 GRACE = 5.0
+WRITABLE = ["/work", "/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue"]
+OOM_COUNTER = {"1": "/sys/fs/cgroup/memory/memory.oom_control", "2": "/sys/fs/cgroup/memory.events"}
 
 
 def docker_client(timeout: float = 5.0) -> Any:
@@ -57,15 +60,19 @@ class _Warm:
         self.socket = client.api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stream": 1})
         self.raw = self.socket._sock
         self.buffer = b""
+        container.reload()
+        self.uid = UID_BASE + container.attrs["State"]["Pid"]
 
-    def send(self, data: bytes, *, deadline: float) -> bytes | None:
-        """One payload in, the runner's one report line out; None when it did not come in time."""
-        self.raw.settimeout(deadline)
+    def send(self, data: bytes, *, seconds: float) -> bytes | None:
+        """One run in, the runner's one report line out; None when it did not come within `seconds`."""
+        deadline = time.monotonic() + seconds
         try:
-            self.raw.sendall(data.replace(b"\n", b" ") + b"\n")
+            self.raw.settimeout(seconds)
+            self.raw.sendall(data)
             line = b""
             while not line.endswith(b"\n"):
                 while len(self.buffer) < 8 or len(self.buffer) < 8 + int.from_bytes(self.buffer[4:8], "big"):
+                    self.raw.settimeout(max(0.001, deadline - time.monotonic()))
                     chunk = self.raw.recv(65536)
                     if not chunk:
                         return line or None
@@ -93,6 +100,7 @@ class DockerSandbox:
         self.image = image
         self.pool_size = pool_size
         self.client = docker_client()
+        self._oom_counter = OOM_COUNTER.get(str(self.client.info().get("CgroupVersion", "1")))
         self._idle: dict[str, list[Any]] = {}
         self._lock = threading.Lock()
 
@@ -104,12 +112,13 @@ class DockerSandbox:
             detach=True,
             network_mode="none",
             read_only=True,
-            tmpfs={"/work": f"size={limits.disk_mb}m,mode=1777", "/tmp": "size=1m,mode=1777"},
-            mem_limit=f"{limits.memory_mb}m",
-            memswap_limit=f"{limits.memory_mb}m",
+            tmpfs={place: f"size={limits.disk_mb}m,mode=1777,nosuid,nodev" for place in WRITABLE[:3]},
+            shm_size=f"{limits.disk_mb}m",
+            mem_limit=f"{limits.memory_mb + RUNNER_MB}m",
+            memswap_limit=f"{limits.memory_mb + RUNNER_MB}m",
             nano_cpus=int(limits.cpus * 1e9),
-            pids_limit=limits.pids,
-            user="0",  # the runner serves as root and drops every program to SANDBOX_UID
+            pids_limit=limits.pids + RUNNER_TASKS,
+            user="0",  # the runner serves as root and drops every program to the container's own uid
             cap_drop=["ALL"],
             cap_add=["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"],  # the runner's, not the program's
             security_opt=["no-new-privileges"],
@@ -148,13 +157,15 @@ class DockerSandbox:
         for warm in containers:
             await asyncio.to_thread(warm.discard)
 
-    def _exchange(self, warm: _Warm, data: bytes, timeout: float, limits: Limits, start: float) -> ExecResult:
-        output = warm.send(data, deadline=timeout + GRACE)
+    def _exchange(self, warm: _Warm, run: dict[str, Any], limits: Limits, start: float) -> ExecResult:
+        data = header(**run, limits=limits, uid=warm.uid, workdir="/work", writable=WRITABLE, isolate=False,
+                      rlimit_as=False, oom_counter=self._oom_counter)  # fmt: skip
+        output = warm.send(data, seconds=run["timeout"] + GRACE)
         if output is None:
             warm.discard()
             return ExecResult(exit_code=None, timed_out=True, duration=time.monotonic() - start, backend=self.name)
-        result, reported = parse_report(output, backend=self.name, fallback_duration=time.monotonic() - start)
-        self._release(limits, warm, healthy=reported)
+        result, clean = parse_report(output, backend=self.name, duration=time.monotonic() - start)
+        self._release(limits, warm, healthy=clean)
         return result
 
     async def run(
@@ -167,10 +178,8 @@ class DockerSandbox:
         limits: Limits | None = None,
     ) -> ExecResult:
         limits = limits or self.limits
-        data = payload(
-            code, stdin=stdin, files=files, timeout=timeout, limits=limits, workdir="/work", isolate=False,
-            uid=SANDBOX_UID,
-        )  # fmt: skip
+        check_files(files)
+        run = {"code": code, "stdin": stdin, "files": files, "timeout": timeout}
         start = time.monotonic()
         acquiring = asyncio.ensure_future(asyncio.to_thread(self._acquire, limits))
         try:
@@ -179,7 +188,7 @@ class DockerSandbox:
             acquiring.add_done_callback(lambda done: done.cancelled() or done.exception() or done.result().discard())
             raise
         try:
-            return await asyncio.to_thread(self._exchange, warm, data, timeout, limits, start)
+            return await asyncio.to_thread(self._exchange, warm, run, limits, start)
         except asyncio.CancelledError:  # removing the container kills the program and frees the thread
             await asyncio.shield(asyncio.to_thread(warm.discard))
             raise

@@ -1,10 +1,12 @@
 """`ProcessSandbox`: Linux namespaces made with `unshare`, for machines without a Docker engine.
 
-The program gets its own network (none), PID, mount, IPC and UTS namespaces; the host's writable and
-private places (/tmp, /root, /home, /run, ...) are hidden behind empty tmpfs mounts; it runs as an
-unprivileged user with rlimits on memory, processes, file size, open files and CPU, with a scrubbed
-environment, in a size-limited tmpfs work directory. Running as root is needed to drop to that user;
-otherwise a user namespace maps the caller to root inside and the host user stays unprivileged.
+Each run gets new mount, PID, network (none), IPC and UTS namespaces; the host's writable and private
+places (/tmp, /var/tmp, /dev/shm, /root, /home, /run, ...) are hidden behind fresh, empty tmpfs mounts,
+so every run starts clean and leaves nothing behind. The program runs as uid UID_BASE + its runner's
+host PID, unique among live runs and owned by no host user, so per-user limits (processes) are per run,
+and in a cgroup of its own that bounds the run's processes, memory and CPU together, whatever it forks.
+Dropping to that uid needs root: without it the sandbox refuses to run (the program would be root of
+its user namespace, free to setuid, chroot and mount there), and `xolver sandbox doctor` says so.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import shutil
 import signal
 import time
 
+from xolver.errors import ConfigError
 from xolver.sandbox.base import ExecResult, Limits
-from xolver.sandbox.common import RUNNER_SOURCE, SANDBOX_UID, parse_report, payload
+from xolver.sandbox.cgroups import RunCgroup, cgroups_problem
+from xolver.sandbox.common import RUNNER_SOURCE, UID_BASE, check_files, header, parse_report, uid_range_problem
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # the host's own Python: the one left visible inside
 GRACE = 5.0  # seconds the runner gets beyond the program's timeout before it is killed itself
+NAMESPACES = ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--ipc", "--uts", "--kill-child"]
 
 
 def process_sandbox_problem() -> str | None:
@@ -29,21 +34,35 @@ def process_sandbox_problem() -> str | None:
         return "`unshare` (util-linux) is not installed"
     if not os.path.exists(SYSTEM_PYTHON):
         return f"{SYSTEM_PYTHON} is missing (install python3)"
-    return None
+    if os.geteuid() != 0:
+        return (
+            "not root: the process sandbox runs each program as a uid of its own, which needs root; without it "
+            "the program would be root of its namespaces (use Docker, or run as root)"
+        )
+    return uid_range_problem()
+
+
+def process_guarantees() -> str:
+    """What isolation process-sandbox runs get on this host, in a line (for `xolver sandbox doctor`)."""
+    problem = cgroups_problem()
+    if problem is None:
+        return "a uid and a cgroup per run: processes, memory and CPU bounded per run"
+    return (
+        f"a uid per run but no per-run cgroup ({problem}): processes bounded per run, memory per process "
+        "(RLIMIT_AS), CPU time per process"
+    )
 
 
 class ProcessSandbox:
     name = "process"
 
     def __init__(self, limits: Limits | None = None, *, python: str = SYSTEM_PYTHON) -> None:
+        problem = process_sandbox_problem()
+        if problem is not None:
+            raise ConfigError(f"the process sandbox cannot run here: {problem}")
         self.limits = limits or Limits()
         self.python = python
-
-    def command(self) -> list[str]:
-        flags = ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--ipc", "--uts", "--kill-child"]
-        if os.geteuid() != 0:
-            flags = ["--user", "--map-root-user", *flags]
-        return ["unshare", *flags, self.python, "-I", "-c", RUNNER_SOURCE]
+        self.cgroups = cgroups_problem() is None
 
     async def run(
         self,
@@ -55,29 +74,38 @@ class ProcessSandbox:
         limits: Limits | None = None,
     ) -> ExecResult:
         limits = limits or self.limits
-        data = payload(
-            code, stdin=stdin, files=files, timeout=timeout, limits=limits, workdir="/tmp/work", isolate=True,
-            uid=SANDBOX_UID if os.geteuid() == 0 else None, python=self.python,
-        )  # fmt: skip
+        check_files(files)
         start = time.monotonic()
         process = await asyncio.create_subprocess_exec(
-            *self.command(),
+            "unshare", *NAMESPACES, self.python, "-I", "-c", RUNNER_SOURCE,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
             start_new_session=True,
-        )
+        )  # fmt: skip
+        cgroup = None
         try:
+            if self.cgroups:
+                cgroup = await asyncio.to_thread(RunCgroup.create, f"run-{process.pid}", limits)
+            data = header(
+                code, stdin=stdin, files=files, timeout=timeout, limits=limits, uid=UID_BASE + process.pid,
+                workdir="/tmp/work", writable=[], isolate=True, rlimit_as=cgroup is None, python=self.python,
+                cgroups=[str(d) for d in cgroup.directories] if cgroup else None,
+                oom_counter=str(cgroup.oom_counter) if cgroup else None,
+            )  # fmt: skip
             async with asyncio.timeout(timeout + GRACE):
                 out, err = await process.communicate(data)
         except TimeoutError:
             await _kill(process)
             return ExecResult(exit_code=None, timed_out=True, duration=time.monotonic() - start, backend=self.name)
-        except asyncio.CancelledError:  # the caller gave up: the program must not outlive its run
+        except BaseException:  # cancelled, or the cgroup could not be made: the program must not outlive its run
             await asyncio.shield(_kill(process))
             raise
-        result, _ = parse_report(out + err, backend=self.name, fallback_duration=time.monotonic() - start)
+        finally:
+            if cgroup is not None:
+                await asyncio.shield(asyncio.to_thread(cgroup.remove))
+        result, _ = parse_report(out, backend=self.name, duration=time.monotonic() - start, stderr=err)
         return result
 
     async def aclose(self) -> None:

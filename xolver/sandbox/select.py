@@ -10,7 +10,7 @@ from typing import Literal
 from xolver.errors import ConfigError
 from xolver.sandbox.base import Limits, Sandbox
 from xolver.sandbox.docker import IMAGE, DockerSandbox, docker_problem
-from xolver.sandbox.process import ProcessSandbox, process_sandbox_problem
+from xolver.sandbox.process import ProcessSandbox, process_guarantees, process_sandbox_problem
 
 Backend = Literal["auto", "docker", "process"]
 
@@ -18,6 +18,13 @@ Backend = Literal["auto", "docker", "process"]
 def doctor(image: str = IMAGE) -> dict[str, str | None]:
     """For each backend: None when it works here, else why not."""
     return {"docker": docker_problem(image), "process": process_sandbox_problem()}
+
+
+def guarantees(backend: str) -> str:
+    """What isolation a working backend gives each run here, in a line."""
+    if backend == "process":
+        return process_guarantees()
+    return "a warm container per run, cleaned between runs: a uid, memory, processes and CPU bounded per container"
 
 
 def open_sandbox(backend: Backend = "auto", *, limits: Limits | None = None, image: str = IMAGE) -> Sandbox:
