@@ -67,7 +67,12 @@ class ExposedSandbox:
             "docker", "exec", "-i", self.container.id, "python3", "-c", BOOT,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        out, _ = await asyncio.wait_for(process.communicate(data), 4 * timeout + 20)
+        try:
+            out, _ = await asyncio.wait_for(process.communicate(data), 4 * timeout + 20)
+        except TimeoutError:  # a case that swamps the exposed runner (a fork bomb on two cores) is not contained
+            process.kill()
+            await process.wait()
+            return ExecResult(exit_code=None, timed_out=True, duration=time.monotonic() - start, backend=self.name)
         try:
             return ExecResult(**json.loads(out.decode(errors="replace").strip().splitlines()[-1]), backend=self.name)
         except (ValueError, IndexError):  # the exposed runner itself was killed
