@@ -8,6 +8,12 @@ roles list for the planner, `\\boxed{}` reasoning for solvers, a python block fo
 for the judge). Every request's arrival, start and end go to `--log` as JSON lines. Faults can be
 injected: a share of 429s, 500s, timeouts (the reply never comes in time), garbled and empty replies.
 
+Two kinds of limit a real server has, for the adaptive concurrency limit to find: `--rate-limit N` admits N
+requests per `--rate-window` seconds and answers the rest 429, with `Retry-After` (whole seconds) and
+`retry-after-ms` unless `--no-retry-after`; `--knee K` makes latency grow with load as in continuous
+batching: past K sequences in flight each decodes proportionally slower, so completed tokens per second
+stop rising at K while the server still accepts up to `--max-seqs`.
+
 It can behave like a reasoning model (`--reasoning`): it thinks `--thinking-tokens` tokens before each
 answer, in `reasoning_content` (a server with a reasoning parser: `field`), inline as `<think>...</think>`
 (`inline`), or inline without the opening tag, as R1 distills write it (`inline-open-missing`). The thinking
@@ -17,6 +23,8 @@ A request whose `max_tokens` (or `max_completion_tokens`) is below the thinking 
 
     python tools/fake_server.py --port 8999 --ttft 0.02 --rate 500 --max-seqs 64 --log /tmp/fake.jsonl
     python tools/fake_server.py --reasoning inline --thinking-tokens 3000 --rate 5000
+    python tools/fake_server.py --rate-limit 40 --no-retry-after
+    python tools/fake_server.py --max-seqs 256 --knee 32
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import socket
 import subprocess
@@ -61,6 +70,27 @@ class FakeServer:
         self.slots = asyncio.Semaphore(args.max_seqs)
         self.random = random.Random(args.seed)
         self.log = Path(args.log).open("a", buffering=1) if args.log else None  # noqa: SIM115 - open while serving
+        self.decoding = 0  # sequences in service now
+        self.window_start = time.monotonic()
+        self.window_admitted = 0
+
+    def _over_rate_limit(self) -> web.Response | None:
+        """A 429 when this window's requests are spent (fixed windows of `--rate-window` seconds)."""
+        if self.args.rate_limit is None:
+            return None
+        now = time.monotonic()
+        if now - self.window_start >= self.args.rate_window:
+            self.window_start += (now - self.window_start) // self.args.rate_window * self.args.rate_window
+            self.window_admitted = 0
+        if self.window_admitted < self.args.rate_limit:
+            self.window_admitted += 1
+            return None
+        wait = self.window_start + self.args.rate_window - now
+        headers = {} if self.args.no_retry_after else {
+            "Retry-After": str(math.ceil(wait)), "retry-after-ms": str(math.ceil(wait * 1000)),
+        }  # fmt: skip
+        error = {"message": "rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}
+        return web.json_response({"error": error}, status=429, headers=headers)
 
     def _fault(self) -> str | None:
         roll = self.random.random()
@@ -75,6 +105,9 @@ class FakeServer:
         arrived = time.time()
         body: dict[str, Any] = await request.json()
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        limited = self._over_rate_limit()
+        if limited is not None:
+            return limited
         fault = self._fault()
         if fault == "429":
             return web.json_response({"error": {"message": "rate limited", "type": "rate_limit"}}, status=429)
@@ -91,8 +124,13 @@ class FakeServer:
         tokens = min(limit, thinking + reply_tokens)
         async with self.slots:
             started = time.time()
-            service = self.args.ttft + tokens / self.args.rate
-            await asyncio.sleep(service * (20 if fault == "timeout" else 1))
+            self.decoding += 1
+            slowdown = max(1.0, self.decoding / self.args.knee) if self.args.knee else 1.0
+            service = self.args.ttft + tokens / self.args.rate * slowdown
+            try:
+                await asyncio.sleep(service * (20 if fault == "timeout" else 1))
+            finally:
+                self.decoding -= 1
         ended = time.time()
         if self.log:
             record = {"arrived": arrived, "started": started, "ended": ended, "service": service, "tokens": tokens,
@@ -167,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reasoning", choices=["none", "field", "inline", "inline-open-missing"], default="none",
                         help="think before answering: in reasoning_content, or inline in <think> tags")  # fmt: skip
     parser.add_argument("--thinking-tokens", type=int, default=2000, help="tokens of thinking before each answer")
+    parser.add_argument("--rate-limit", type=int, help="requests admitted per window; the rest get 429")
+    parser.add_argument("--rate-window", type=float, default=1.0, help="seconds per rate-limit window")
+    parser.add_argument("--no-retry-after", action="store_true", help="429s without Retry-After headers")
+    parser.add_argument("--knee", type=int,
+                        help="past this many sequences in flight, each decodes proportionally slower")
     parser.add_argument("--o-series", action="store_true", help="refuse `temperature` (400), as o-series models do")
     for name in ("429", "500", "timeout", "garbled", "empty"):
         parser.add_argument(f"--fault-{name}", type=float, default=0.0, help=f"share of requests answered with {name}")
