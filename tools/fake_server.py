@@ -64,13 +64,60 @@ def reply_for(prompt: str, judge_score: float = 1.0) -> str:
     return text.replace("{judge_score}", f"{judge_score:g}")
 
 
+class Batch:
+    """Continuous batching as processor sharing: with n sequences in flight each runs at 1 / max(1, n / knee)
+    of full speed, so the server's completed work per second stops rising at `knee` sequences."""
+
+    def __init__(self, knee: int) -> None:
+        self.knee = knee
+        self.done = 0.0  # work each sequence in flight has had since the start, in seconds at full speed
+        self.stamp = time.monotonic()
+        self.running: dict[asyncio.Future[None], float] = {}  # sequence -> `done` at which it finishes
+        self.timer: asyncio.TimerHandle | None = None
+
+    def _speed(self) -> float:
+        return 1 / max(1.0, len(self.running) / self.knee)
+
+    def _advance(self) -> None:
+        now = time.monotonic()
+        self.done += (now - self.stamp) * self._speed()
+        self.stamp = now
+
+    async def run(self, work: float) -> None:
+        self._advance()
+        finished = asyncio.get_running_loop().create_future()
+        self.running[finished] = self.done + work
+        self._schedule()
+        try:
+            await finished
+        finally:
+            if self.running.pop(finished, None) is not None:  # cancelled: the others speed up
+                self._advance()
+                self._schedule()
+
+    def _schedule(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.running:
+            delay = (min(self.running.values()) - self.done) / self._speed()
+            self.timer = asyncio.get_running_loop().call_later(max(0.0, delay), self._tick)
+
+    def _tick(self) -> None:
+        self._advance()
+        for sequence, end in list(self.running.items()):
+            if end <= self.done + 1e-6:
+                del self.running[sequence]
+                sequence.set_result(None)
+        self._schedule()
+
+
 class FakeServer:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.slots = asyncio.Semaphore(args.max_seqs)
         self.random = random.Random(args.seed)
         self.log = Path(args.log).open("a", buffering=1) if args.log else None  # noqa: SIM115 - open while serving
-        self.decoding = 0  # sequences in service now
+        self.batch = Batch(args.knee) if args.knee else None
         self.window_start = time.monotonic()
         self.window_admitted = 0
 
@@ -124,13 +171,8 @@ class FakeServer:
         tokens = min(limit, thinking + reply_tokens)
         async with self.slots:
             started = time.time()
-            self.decoding += 1
-            slowdown = max(1.0, self.decoding / self.args.knee) if self.args.knee else 1.0
-            service = self.args.ttft + tokens / self.args.rate * slowdown
-            try:
-                await asyncio.sleep(service * (20 if fault == "timeout" else 1))
-            finally:
-                self.decoding -= 1
+            service = (self.args.ttft + tokens / self.args.rate) * (20 if fault == "timeout" else 1)
+            await (self.batch.run(service) if self.batch else asyncio.sleep(service))
         ended = time.time()
         if self.log:
             record = {"arrived": arrived, "started": started, "ended": ended, "service": service, "tokens": tokens,

@@ -416,7 +416,7 @@ class Settings(Record):
     timeout: float = Field(120.0, gt=0, description="seconds per model call attempt")
     retries: int = Field(3, ge=0, le=10, description="retries per model call on timeout, 429, 5xx")
     retry_delay: float = Field(0.5, ge=0, description="first retry backoff in seconds; doubles each retry")
-    concurrency: Literal["adaptive", "fixed"] = Field(
+    concurrency_limit: Literal["adaptive", "fixed"] = Field(
         "adaptive", description="model calls in flight per endpoint: a limit that finds the server's capacity, or "
         "max_concurrency exactly",
     )
@@ -453,7 +453,7 @@ class Settings(Record):
         """The fixed limit, or the adaptive limit's ceiling."""
         if self.max_concurrency is not None:
             return self.max_concurrency
-        return ADAPTIVE_CEILING if self.concurrency == "adaptive" else FIXED_LIMIT
+        return ADAPTIVE_CEILING if self.concurrency_limit == "adaptive" else FIXED_LIMIT
 
     def model_for(self, role: AgentRole) -> str:
         return self.models.get(role, self.model)

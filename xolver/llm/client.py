@@ -53,7 +53,7 @@ class ModelClient:
         timeout: float = 120.0,
         retries: int = 3,
         max_concurrency: int = 16,
-        concurrency: Literal["adaptive", "fixed"] = "fixed",
+        concurrency_limit: Literal["adaptive", "fixed"] = "fixed",
         initial_concurrency: int = 16,
         retry_base_delay: float = 0.5,
         owned: bool = False,
@@ -65,7 +65,8 @@ class ModelClient:
         if missing:
             raise ValueError(f"no model for roles: {', '.join(missing)}")
         # Roles sharing one model object share one wrapper; clients calling one endpoint share its limit.
-        policy = {"adaptive": concurrency == "adaptive", "maximum": max_concurrency, "initial": initial_concurrency}
+        adaptive = concurrency_limit == "adaptive"
+        policy = {"adaptive": adaptive, "maximum": max_concurrency, "initial": initial_concurrency}
         wrapped: dict[int, Model] = {}
         self.limits: list[ConcurrencyLimit] = []
         for model in by_role.values():
@@ -91,7 +92,7 @@ class ModelClient:
             timeout=config.timeout,
             retries=config.retries,
             max_concurrency=config.call_limit(),
-            concurrency=config.concurrency,
+            concurrency_limit=config.concurrency_limit,
             initial_concurrency=config.initial_concurrency,
             retry_base_delay=config.retry_delay,
             owned=models is None,

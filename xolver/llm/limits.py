@@ -125,16 +125,16 @@ class ConcurrencyLimit:
 
 
 class AdaptiveLimit(ConcurrencyLimit):
-    """A limit that follows the server (gradient-style, with the constants of Netflix's Gradient2).
+    """A limit that follows the server, gradient-style as in Netflix's concurrency-limits.
 
-    Each reply's pace (seconds per completion token) is compared with the fastest pace seen for that kind of
-    call; the smoothed ratio is the latency inflation. The limit moves towards `limit * gradient + sqrt(limit)`,
-    with the gradient `tolerance / inflation` clamped to [0.5, 1]: below the tolerance it grows by about
-    `smoothing * sqrt(limit)` a reply (the calls are there to use it), above it it shrinks towards the point
-    where latency is `tolerance` times its floor; so it settles near `tolerance` times the load a server
-    serves at full speed, and never at a server's queue. An overload (429, 5xx, timeout) cuts it by
-    `backoff`, at most once per call's duration, as TCP does once per round trip. It only grows while at
-    least half of it is in use: a limit the callers do not fill says nothing about the server.
+    Each reply's pace (seconds per completion token) is compared with the fastest pace seen for its kind of
+    call: the ratio is its latency inflation. Once per round trip (a window as long as the fastest call),
+    the limit moves on the window's mean inflation: above `tolerance`, down to `limit * tolerance / inflation`
+    (at least half) plus `sqrt(limit)`, so it settles near `tolerance` times the load the server serves at
+    full speed and never at its queue; at or below it, and only while at least half the limit was in use (a
+    limit its callers do not fill says nothing about the server), it doubles until the first sign of
+    congestion (slow start, as in TCP) and then grows by `sqrt(limit)`. An overload (429, 5xx, timeout)
+    cuts it by `backoff` at once, at most once per window.
     """
 
     kind = "adaptive"
@@ -146,7 +146,6 @@ class AdaptiveLimit(ConcurrencyLimit):
         ceiling: int = 1024,
         minimum: int = 1,
         tolerance: float = 1.5,
-        smoothing: float = 0.2,
         backoff: float = 0.9,
         endpoint: str = "",
     ) -> None:
@@ -154,34 +153,46 @@ class AdaptiveLimit(ConcurrencyLimit):
         self.ceiling = ceiling
         self.minimum = minimum
         self.tolerance = tolerance
-        self.smoothing = smoothing
         self.backoff = backoff
+        self.slow_start = True
         self._fastest: dict[Hashable, float] = {}
-        self.inflation = 1.0
-        self._latency = 0.0  # smoothed seconds per call: how long one round of calls takes
+        self._round_trip = math.inf  # the fastest call: how long a window lasts
+        self._window_start = time.monotonic()
+        self._ratios: list[float] = []
+        self._busiest = 0
+        self._overloaded = False
         self._last_cut = -math.inf
 
     def succeeded(self, kind: Hashable, seconds: float, tokens: int) -> None:
         pace = seconds / max(1, tokens)
         fastest = self._fastest[kind] = min(pace, self._fastest.get(kind, pace))
-        s = self.smoothing
-        self.inflation = (1 - s) * self.inflation + s * pace / max(fastest, 1e-9)
-        self._latency = seconds if not self._latency else (1 - s) * self._latency + s * seconds
-        gradient = min(1.0, max(0.5, self.tolerance / self.inflation))
-        if gradient == 1.0 and self.in_flight + 1 < self.value / 2:
-            return  # not held back by the limit: no evidence that more would be served as fast
-        target = self.value * gradient + math.sqrt(self.value)
-        self.value = min(self.ceiling, max(self.minimum, (1 - s) * self.value + s * target))
+        self._round_trip = min(self._round_trip, seconds)
+        self._ratios.append(pace / max(fastest, 1e-9))
+        self._busiest = max(self._busiest, self.in_flight)
+        now = time.monotonic()
+        if now - self._window_start >= self._round_trip:
+            self._adjust(sum(self._ratios) / len(self._ratios))
+            self._window_start, self._ratios, self._busiest, self._overloaded = now, [], 0, False
+
+    def _adjust(self, inflation: float) -> None:
+        value = self.value
+        if inflation > self.tolerance:
+            self.slow_start = False
+            value = min(value, value * max(0.5, self.tolerance / inflation) + math.sqrt(value))
+        elif not self._overloaded and self._busiest >= value / 2:
+            value = 2 * value if self.slow_start else value + math.sqrt(value)
+        self.value = min(float(self.ceiling), max(float(self.minimum), value))
 
     def overloaded(self, exc: ModelError) -> None:
         super().overloaded(exc)
         if not (rejected(exc) or isinstance(exc, ModelTimeout | ModelServerError)):
             return
+        self._overloaded, self.slow_start = True, False
         now = time.monotonic()
-        if now - self._last_cut >= self._latency:
+        if now - self._last_cut >= min(self._round_trip, 60.0):
             self._last_cut = now
             self.cuts += 1
-            self.value = max(self.minimum, self.value * self.backoff)
+            self.value = max(float(self.minimum), self.value * self.backoff)
 
 
 _live: weakref.WeakSet[ConcurrencyLimit] = weakref.WeakSet()
