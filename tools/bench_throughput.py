@@ -288,50 +288,52 @@ def print_rows(runs: dict[str, list[Burst]], reference: float, reference_name: s
               f"CPU/call {median_of(bursts, lambda b: b.cpu / b.calls) * 1000:.1f}ms")  # fmt: skip
 
 
+async def on_server(args: argparse.Namespace, flags: list[str], calls: int, modes: Modes) -> dict[str, list[Burst]]:
+    """`compare` against a fake server of its own, started with `flags`."""
+    process, api_base = limit_server(args, *flags)
+    try:
+        return await compare(api_base, args.repeat, calls, modes)
+    finally:
+        process.terminate()
+
+
 async def limits(args: argparse.Namespace) -> None:
     print(f"calls of {args.service}s at full speed, {args.repeat} runs of each mode interleaved, medians "
           f"(failed: the most in any run)")  # fmt: skip
+    process, api_base = limit_server(args)
+    try:
+        await burst(api_base, "warm-up", 16)  # litellm's import and first client are nobody's cost
+    finally:
+        process.terminate()
     for capacity in args.capacities:
-        process, api_base = limit_server(args, "--max-seqs", str(capacity))
-        try:
-            calls = capacity * (args.waves if capacity < 256 else args.waves // 3)
-            runs = await compare(api_base, args.repeat, calls, {
-                f"ideal (fixed {capacity})": {"concurrency_limit": "fixed", "max_concurrency": capacity},
-                "fixed 16 (old default)": {"concurrency_limit": "fixed"},
-                "adaptive (default)": {},
-            })  # fmt: skip
-        finally:
-            process.terminate()
+        calls = capacity * (args.waves if capacity < 256 else args.waves // 3)
+        runs = await on_server(args, ["--max-seqs", str(capacity)], calls, {
+            f"ideal (fixed {capacity})": {"concurrency_limit": "fixed", "max_concurrency": capacity},
+            "fixed 16 (old default)": {"concurrency_limit": "fixed"},
+            "adaptive (default)": {},
+        })  # fmt: skip
         ideal = median_of(runs[f"ideal (fixed {capacity})"], lambda b: b.wall)
         bound = calls / capacity * args.service
         print(f"capacity {capacity} sequences, {calls} calls (server-bound wall {bound:.2f}s):")
         print_rows(runs, ideal, "/ideal")
     for retry_after in (True, False):
         flags = ["--max-seqs", "1024", "--rate-limit", str(args.rate_limit)]
-        process, api_base = limit_server(args, *flags, *([] if retry_after else ["--no-retry-after"]))
-        try:
-            calls = args.rate_limit * args.waves
-            runs = await compare(api_base, args.repeat, calls, {
-                "fixed 16 (old default)": {"concurrency_limit": "fixed"},
-                "adaptive (default)": {},
-            })  # fmt: skip
-        finally:
-            process.terminate()
+        calls = args.rate_limit * args.waves
+        runs = await on_server(args, flags + ([] if retry_after else ["--no-retry-after"]), calls, {
+            "fixed 16 (old default)": {"concurrency_limit": "fixed"},
+            "adaptive (default)": {},
+        })  # fmt: skip
         allowed = calls / args.rate_limit
         print(f"rate limit {args.rate_limit} requests/s, {'with' if retry_after else 'without'} Retry-After, "
               f"{calls} calls (at the allowed rate {allowed:.1f}s):")  # fmt: skip
         print_rows(runs, allowed, "/allowed")
-    process, api_base = limit_server(args, "--max-seqs", "256", "--knee", str(args.knee))
-    try:
-        calls = args.knee * args.waves * 2
-        runs = await compare(api_base, args.repeat, calls, {
-            f"fixed {args.knee} (the knee)": {"concurrency_limit": "fixed", "max_concurrency": args.knee},
-            "fixed 256 (all it accepts)": {"concurrency_limit": "fixed", "max_concurrency": 256},
-            "fixed 16 (old default)": {"concurrency_limit": "fixed"},
-            "adaptive (default)": {},
-        })  # fmt: skip
-    finally:
-        process.terminate()
+    calls = args.knee * args.waves * 2
+    runs = await on_server(args, ["--max-seqs", "256", "--knee", str(args.knee)], calls, {
+        f"fixed {args.knee} (the knee)": {"concurrency_limit": "fixed", "max_concurrency": args.knee},
+        "fixed 256 (all it accepts)": {"concurrency_limit": "fixed", "max_concurrency": 256},
+        "fixed 16 (old default)": {"concurrency_limit": "fixed"},
+        "adaptive (default)": {},
+    })  # fmt: skip
     knee = median_of(runs[f"fixed {args.knee} (the knee)"], lambda b: b.wall)
     print(f"latency grows past {args.knee} sequences (accepts 256), {calls} calls:")
     print_rows(runs, knee, "/knee")
