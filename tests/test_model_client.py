@@ -40,7 +40,9 @@ async def test_retryable_errors_are_retried_then_succeed(error: Exception) -> No
     with usage_scope() as usage:
         response = await client(ScriptedModel(fn)).complete("solver", HELLO)
     assert response.text == "ok" and attempts == 3
-    assert usage.calls == 1 and usage.retries == 2 and usage.failed_calls == 0
+    # a 429 is the limit's to absorb (sent again, counted apart); other failures spend retries
+    counted = "rejected" if isinstance(error, ModelRateLimited) else "retries"
+    assert usage.calls == 1 and getattr(usage, counted) == 2 and usage.failed_calls == 0
 
 
 async def test_a_rejected_request_is_not_retried() -> None:

@@ -1,32 +1,47 @@
-"""How close a Xolver run gets to the model server's own limit, measured against the fake server.
+"""How close Xolver gets to the model server's own limit, measured against the fake server.
 
-One run, side by side: N problems through `solve_many` (m agents, I iterations); the strictly sequential
+Limits (the default): the same burst of independent model calls through the model client, side by side on
+one server, with the limit set to the server's known capacity (the ideal), with a fixed limit of 16 (the
+old default) and with the adaptive limit (today's default; the client is not told the capacity), at
+capacities 8, 64 and 256 sequences; then against a rate-limited server (429 above a fixed request rate,
+with and without `Retry-After`), and against a server whose latency grows with load past a knee
+(continuous batching), where the limit should settle where completed tokens per second stop rising rather
+than at the most the server accepts. Each is repeated `--repeat` times, modes interleaved; medians.
+
+With `--team`, a team batch instead: N problems through `solve_many` (m agents, I iterations); the strictly sequential
 schedule (one call at a time, one problem at a time) on the same kind of calls; bare `litellm.acompletion`
 calls for the CPU baseline; and a run with injected faults. Prints wall time, the server-bound ideal
 (from the server's log: total service time over its sequence cap, or one problem's chain of dependent
 calls if that is longer), wall/ideal, the speed-up over the sequential schedule, model calls per second,
 and framework CPU per model call beside bare litellm's.
 
-    python tools/bench_throughput.py [--problems 32] [--agents 3] [--iterations 2] [--max-seqs 64]
+    python tools/bench_throughput.py [--repeat 3] [--service 0.5] [--waves 12]
+    python tools/bench_throughput.py --team [--problems 32] [--agents 3] [--iterations 2] [--max-seqs 64]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from xolver import Xolver
+from xolver.errors import ModelError
+from xolver.llm import ModelClient, usage_scope
 from xolver.llm.litellm_model import import_litellm
-from xolver.team.judge import JUDGE_MAX_TOKENS
-from xolver.team.planner import PLANNER_MAX_TOKENS
+from xolver.schema import STANDARD_TOKENS, ChatMessage, LimitState, Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_server import spawn
@@ -57,11 +72,11 @@ def problems(n: int) -> list[str]:
     return [f"Problem {i}: what is {100 + i} times {20 + i}?" for i in range(n)]
 
 
-def team(args: argparse.Namespace, api_base: str, *, max_concurrency: int) -> Xolver:
+def team(args: argparse.Namespace, api_base: str, **limit: object) -> Xolver:
     return Xolver(
         model="openai/fake", api_base=api_base, agents=args.agents, iterations=args.iterations, exemplars=0,
-        memory=False, sandbox="none", recall=False, max_concurrency=max_concurrency, timeout=args.call_timeout,
-        retries=4, retry_delay=0.05, max_tokens=args.solver_tokens,
+        memory=False, sandbox="none", recall=False, timeout=args.call_timeout, retries=4, retry_delay=0.05,
+        max_tokens=args.solver_tokens, **limit,
     )  # fmt: skip
 
 
@@ -76,8 +91,8 @@ def zero_overhead_makespan(args: argparse.Namespace) -> float:
     the next iteration starting when all m judgements are in."""
     import heapq
 
-    plan, select = service(args, PLANNER_MAX_TOKENS), service(args, 40)
-    solve, judge = service(args, args.solver_tokens), service(args, JUDGE_MAX_TOKENS)
+    plan, select = service(args, STANDARD_TOKENS["plan"]), service(args, STANDARD_TOKENS["select"])
+    solve, judge = service(args, args.solver_tokens), service(args, STANDARD_TOKENS["judge"])
     ready: list[tuple[float, int, tuple]] = []  # (ready time, sequence, (problem, step, agent))
     order = 0
 
@@ -115,8 +130,9 @@ def zero_overhead_makespan(args: argparse.Namespace) -> float:
 
 def chain(args: argparse.Namespace) -> float:
     """One problem's dependent calls: plan, select, then per iteration a solver and, after it, a judge."""
-    per_round = service(args, args.solver_tokens) + service(args, JUDGE_MAX_TOKENS)
-    return service(args, PLANNER_MAX_TOKENS) + service(args, 40) + args.iterations * per_round
+    per_round = service(args, args.solver_tokens) + service(args, STANDARD_TOKENS["judge"])
+    start = service(args, STANDARD_TOKENS["plan"]) + service(args, STANDARD_TOKENS["select"])
+    return start + args.iterations * per_round
 
 
 async def bare_litellm(api_base: str, calls: int, concurrency: int, max_tokens: int) -> float:
@@ -143,14 +159,14 @@ async def xolver_run(xolver: Xolver, texts: list[str], concurrency: int) -> tupl
     return time.perf_counter() - start, time.process_time() - cpu, results
 
 
-async def main(args: argparse.Namespace) -> None:
+async def team_batch(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp())
     server = Server(args, work / "server.jsonl")
     try:
         bare_cpu = await bare_litellm(server.api_base, args.bare_calls, args.max_seqs, args.solver_tokens)
         since = time.time()
         wall, cpu, results = await xolver_run(
-            team(args, server.api_base, max_concurrency=1024), problems(args.problems),
+            team(args, server.api_base), problems(args.problems),
                                               concurrency=args.problems)  # fmt: skip
         log = server.records(since)
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -159,8 +175,8 @@ async def main(args: argparse.Namespace) -> None:
         bound = max(total_service / args.max_seqs, chain(args))
         ideal = zero_overhead_makespan(args)
         seq_n = min(args.sequential_problems, args.problems)
-        seq_wall, _, seq_results = await xolver_run(team(args, server.api_base, max_concurrency=1),
-                                                    problems(seq_n), concurrency=1)  # fmt: skip
+        one_call = team(args, server.api_base, concurrency_limit="fixed", max_concurrency=1)
+        seq_wall, _, seq_results = await xolver_run(one_call, problems(seq_n), concurrency=1)
         seq_calls = sum(r.usage.calls for r in seq_results if not isinstance(r, BaseException))
         seq_scaled = seq_wall * calls / max(seq_calls, 1)
     finally:
@@ -168,7 +184,7 @@ async def main(args: argparse.Namespace) -> None:
 
     faulty = Server(args, work / "faulty.jsonl", faults=args.faults)
     try:
-        fault_wall, _, fault_results = await xolver_run(team(args, faulty.api_base, max_concurrency=1024),
+        fault_wall, _, fault_results = await xolver_run(team(args, faulty.api_base),
                                                         problems(args.problems), concurrency=args.problems)  # fmt: skip
         injected = sum(1 for r in faulty.records(0) if r["fault"])
     finally:
@@ -200,8 +216,138 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  calls failed after retries       {failed_calls}; unparsed judgements {judge_failures}")
 
 
+@dataclass
+class Burst:
+    """One burst of `calls` model calls, all ready at once, through a fresh model client."""
+
+    label: str
+    wall: float
+    calls: int
+    failed: int
+    rejected: int
+    tokens: int
+    limit: LimitState
+    cpu: float
+
+
+def limit_server(args: argparse.Namespace, *flags: str) -> tuple[subprocess.Popen, str]:
+    """The fake server with each call taking `--service` seconds when it runs at full speed."""
+    tokens = 64
+    return spawn(["--ttft", str(args.service / 2), "--rate", str(tokens / (args.service / 2)),
+                  "--output-tokens", str(tokens), *flags])  # fmt: skip
+
+
+async def burst(api_base: str, label: str, calls: int, **limit: object) -> Burst:
+    settings = Settings(model="openai/fake", api_base=api_base, retry_delay=0.05, timeout=60.0, **limit)
+    client = ModelClient.from_config(settings)
+    failed = 0
+
+    async def one(i: int) -> None:
+        nonlocal failed
+        try:
+            await client.complete("solver", [ChatMessage(role="user", content=f"Problem: {i}")], max_tokens=64)
+        except ModelError:
+            failed += 1
+
+    cpu, start = time.process_time(), time.perf_counter()
+    with usage_scope() as usage:
+        async with asyncio.TaskGroup() as group:
+            for i in range(calls):
+                group.create_task(one(i))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    state = client.limits[0].state()
+    await client.aclose()
+    return Burst(label, wall, calls, failed, usage.rejected, usage.completion_tokens, state, cpu)
+
+
+Modes = dict[str, dict[str, object]]
+
+
+async def compare(api_base: str, repeat: int, calls: int, modes: Modes) -> dict[str, list[Burst]]:
+    """Every mode `repeat` times, interleaved so a busy moment of the machine hits them all alike."""
+    runs: dict[str, list[Burst]] = {label: [] for label in modes}
+    for _ in range(repeat):
+        for label, limit in modes.items():
+            runs[label].append(await burst(api_base, label, calls, **limit))
+            gc.collect()  # the next client gets a limit of its own, not the last one's
+    return runs
+
+
+def median_of(runs: list[Burst], value: Callable[[Burst], float]) -> float:
+    return statistics.median(value(run) for run in runs)
+
+
+def print_rows(runs: dict[str, list[Burst]], reference: float, reference_name: str) -> None:
+    for label, bursts in runs.items():
+        wall = median_of(bursts, lambda b: b.wall)
+        print(f"  {label:<28} wall {wall:6.2f}s  {reference_name} {wall / reference:5.2f}x  "
+              f"calls/s {median_of(bursts, lambda b: b.calls / b.wall):6.1f}  "
+              f"tokens/s {median_of(bursts, lambda b: b.tokens / b.wall):7.0f}  "
+              f"failed {max(b.failed for b in bursts)}  rejected {int(median_of(bursts, lambda b: b.rejected))}  "
+              f"final limit {int(median_of(bursts, lambda b: b.limit.limit))}  "
+              f"CPU/call {median_of(bursts, lambda b: b.cpu / b.calls) * 1000:.1f}ms")  # fmt: skip
+
+
+async def on_server(args: argparse.Namespace, flags: list[str], calls: int, modes: Modes) -> dict[str, list[Burst]]:
+    """`compare` against a fake server of its own, started with `flags`."""
+    process, api_base = limit_server(args, *flags)
+    try:
+        return await compare(api_base, args.repeat, calls, modes)
+    finally:
+        process.terminate()
+
+
+async def limits(args: argparse.Namespace) -> None:
+    print(f"calls of {args.service}s at full speed, {args.repeat} runs of each mode interleaved, medians "
+          f"(failed: the most in any run)")  # fmt: skip
+    process, api_base = limit_server(args)
+    try:
+        await burst(api_base, "warm-up", 16)  # litellm's import and first client are nobody's cost
+    finally:
+        process.terminate()
+    for capacity in args.capacities:
+        calls = capacity * (args.waves if capacity < 256 else args.waves // 3)
+        runs = await on_server(args, ["--max-seqs", str(capacity)], calls, {
+            f"ideal (fixed {capacity})": {"concurrency_limit": "fixed", "max_concurrency": capacity},
+            "fixed 16 (old default)": {"concurrency_limit": "fixed"},
+            "adaptive (default)": {},
+        })  # fmt: skip
+        ideal = median_of(runs[f"ideal (fixed {capacity})"], lambda b: b.wall)
+        bound = calls / capacity * args.service
+        print(f"capacity {capacity} sequences, {calls} calls (server-bound wall {bound:.2f}s):")
+        print_rows(runs, ideal, "/ideal")
+    for retry_after in (True, False):
+        flags = ["--max-seqs", "1024", "--rate-limit", str(args.rate_limit)]
+        calls = args.rate_limit * args.waves
+        runs = await on_server(args, flags + ([] if retry_after else ["--no-retry-after"]), calls, {
+            "fixed 16 (old default)": {"concurrency_limit": "fixed"},
+            "adaptive (default)": {},
+        })  # fmt: skip
+        allowed = calls / args.rate_limit
+        print(f"rate limit {args.rate_limit} requests/s, {'with' if retry_after else 'without'} Retry-After, "
+              f"{calls} calls (at the allowed rate {allowed:.1f}s):")  # fmt: skip
+        print_rows(runs, allowed, "/allowed")
+    calls = args.knee * args.waves * 2
+    runs = await on_server(args, ["--max-seqs", "256", "--knee", str(args.knee)], calls, {
+        f"fixed {args.knee} (the knee)": {"concurrency_limit": "fixed", "max_concurrency": args.knee},
+        "fixed 256 (all it accepts)": {"concurrency_limit": "fixed", "max_concurrency": 256},
+        "fixed 16 (old default)": {"concurrency_limit": "fixed"},
+        "adaptive (default)": {},
+    })  # fmt: skip
+    knee = median_of(runs[f"fixed {args.knee} (the knee)"], lambda b: b.wall)
+    print(f"latency grows past {args.knee} sequences (accepts 256), {calls} calls:")
+    print_rows(runs, knee, "/knee")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--team", action="store_true", help="a team batch instead of the limit comparisons")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--service", type=float, default=0.5, help="seconds per call at full speed (limits)")
+    parser.add_argument("--waves", type=int, default=12, help="calls per run as a multiple of the capacity")
+    parser.add_argument("--capacities", type=int, nargs="+", default=[8, 64, 256])
+    parser.add_argument("--rate-limit", type=int, default=40, help="requests per second the rate-limited server admits")
+    parser.add_argument("--knee", type=int, default=32, help="sequences past which the batching server slows down")
     parser.add_argument("--problems", type=int, default=32)
     parser.add_argument("--agents", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=2)
@@ -220,4 +366,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(build_parser().parse_args()))
+    arguments = build_parser().parse_args()
+    asyncio.run(team_batch(arguments) if arguments.team else limits(arguments))

@@ -8,6 +8,12 @@ roles list for the planner, `\\boxed{}` reasoning for solvers, a python block fo
 for the judge). Every request's arrival, start and end go to `--log` as JSON lines. Faults can be
 injected: a share of 429s, 500s, timeouts (the reply never comes in time), garbled and empty replies.
 
+Two kinds of limit a real server has, for the adaptive concurrency limit to find: `--rate-limit N` admits N
+requests per `--rate-window` seconds and answers the rest 429, with `Retry-After` (whole seconds) and
+`retry-after-ms` unless `--no-retry-after`; `--knee K` makes latency grow with load as in continuous
+batching: past K sequences in flight each decodes proportionally slower, so completed tokens per second
+stop rising at K while the server still accepts up to `--max-seqs`.
+
 It can behave like a reasoning model (`--reasoning`): it thinks `--thinking-tokens` tokens before each
 answer, in `reasoning_content` (a server with a reasoning parser: `field`), inline as `<think>...</think>`
 (`inline`), or inline without the opening tag, as R1 distills write it (`inline-open-missing`). The thinking
@@ -17,6 +23,8 @@ A request whose `max_tokens` (or `max_completion_tokens`) is below the thinking 
 
     python tools/fake_server.py --port 8999 --ttft 0.02 --rate 500 --max-seqs 64 --log /tmp/fake.jsonl
     python tools/fake_server.py --reasoning inline --thinking-tokens 3000 --rate 5000
+    python tools/fake_server.py --rate-limit 40 --no-retry-after
+    python tools/fake_server.py --max-seqs 256 --knee 32
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import socket
 import subprocess
@@ -55,12 +64,80 @@ def reply_for(prompt: str, judge_score: float = 1.0) -> str:
     return text.replace("{judge_score}", f"{judge_score:g}")
 
 
+class Batch:
+    """Continuous batching as processor sharing: with n sequences in flight each runs at 1 / max(1, n / knee)
+    of full speed, so the server's completed work per second stops rising at `knee` sequences."""
+
+    def __init__(self, knee: int) -> None:
+        self.knee = knee
+        self.done = 0.0  # work each sequence in flight has had since the start, in seconds at full speed
+        self.stamp = time.monotonic()
+        self.running: dict[asyncio.Future[None], float] = {}  # sequence -> `done` at which it finishes
+        self.timer: asyncio.TimerHandle | None = None
+
+    def _speed(self) -> float:
+        return 1 / max(1.0, len(self.running) / self.knee)
+
+    def _advance(self) -> None:
+        now = time.monotonic()
+        self.done += (now - self.stamp) * self._speed()
+        self.stamp = now
+
+    async def run(self, work: float) -> None:
+        self._advance()
+        finished = asyncio.get_running_loop().create_future()
+        self.running[finished] = self.done + work
+        self._schedule()
+        try:
+            await finished
+        finally:
+            if self.running.pop(finished, None) is not None:  # cancelled: the others speed up
+                self._advance()
+                self._schedule()
+
+    def _schedule(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.running:
+            delay = (min(self.running.values()) - self.done) / self._speed()
+            self.timer = asyncio.get_running_loop().call_later(max(0.0, delay), self._tick)
+
+    def _tick(self) -> None:
+        self._advance()
+        for sequence, end in list(self.running.items()):
+            if end <= self.done + 1e-6:
+                del self.running[sequence]
+                sequence.set_result(None)
+        self._schedule()
+
+
 class FakeServer:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.slots = asyncio.Semaphore(args.max_seqs)
         self.random = random.Random(args.seed)
         self.log = Path(args.log).open("a", buffering=1) if args.log else None  # noqa: SIM115 - open while serving
+        self.batch = Batch(args.knee) if args.knee else None
+        self.window_start = time.monotonic()
+        self.window_admitted = 0
+
+    def _over_rate_limit(self) -> web.Response | None:
+        """A 429 when this window's requests are spent (fixed windows of `--rate-window` seconds)."""
+        if self.args.rate_limit is None:
+            return None
+        now = time.monotonic()
+        if now - self.window_start >= self.args.rate_window:
+            self.window_start += (now - self.window_start) // self.args.rate_window * self.args.rate_window
+            self.window_admitted = 0
+        if self.window_admitted < self.args.rate_limit:
+            self.window_admitted += 1
+            return None
+        wait = self.window_start + self.args.rate_window - now
+        headers = {} if self.args.no_retry_after else {
+            "Retry-After": str(math.ceil(wait)), "retry-after-ms": str(math.ceil(wait * 1000)),
+        }  # fmt: skip
+        error = {"message": "rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}
+        return web.json_response({"error": error}, status=429, headers=headers)
 
     def _fault(self) -> str | None:
         roll = self.random.random()
@@ -75,6 +152,9 @@ class FakeServer:
         arrived = time.time()
         body: dict[str, Any] = await request.json()
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        limited = self._over_rate_limit()
+        if limited is not None:
+            return limited
         fault = self._fault()
         if fault == "429":
             return web.json_response({"error": {"message": "rate limited", "type": "rate_limit"}}, status=429)
@@ -91,8 +171,8 @@ class FakeServer:
         tokens = min(limit, thinking + reply_tokens)
         async with self.slots:
             started = time.time()
-            service = self.args.ttft + tokens / self.args.rate
-            await asyncio.sleep(service * (20 if fault == "timeout" else 1))
+            service = (self.args.ttft + tokens / self.args.rate) * (20 if fault == "timeout" else 1)
+            await (self.batch.run(service) if self.batch else asyncio.sleep(service))
         ended = time.time()
         if self.log:
             record = {"arrived": arrived, "started": started, "ended": ended, "service": service, "tokens": tokens,
@@ -167,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reasoning", choices=["none", "field", "inline", "inline-open-missing"], default="none",
                         help="think before answering: in reasoning_content, or inline in <think> tags")  # fmt: skip
     parser.add_argument("--thinking-tokens", type=int, default=2000, help="tokens of thinking before each answer")
+    parser.add_argument("--rate-limit", type=int, help="requests admitted per window; the rest get 429")
+    parser.add_argument("--rate-window", type=float, default=1.0, help="seconds per rate-limit window")
+    parser.add_argument("--no-retry-after", action="store_true", help="429s without Retry-After headers")
+    parser.add_argument("--knee", type=int,
+                        help="past this many sequences in flight, each decodes proportionally slower")
     parser.add_argument("--o-series", action="store_true", help="refuse `temperature` (400), as o-series models do")
     for name in ("429", "500", "timeout", "garbled", "empty"):
         parser.add_argument(f"--fault-{name}", type=float, default=0.0, help=f"share of requests answered with {name}")

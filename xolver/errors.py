@@ -35,13 +35,14 @@ class ConfigError(UserInputError):
 
 
 class ModelError(XolverError):
-    """A model call failed."""
+    """A model call failed. `retry_after` is the wait in seconds the provider asked for, when it said."""
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, model: str | None = None) -> None:
+    def __init__(self, message: str, *, model: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.model = model
+        self.retry_after = retry_after
 
 
 class ModelUnreachable(ModelError):
@@ -67,8 +68,10 @@ class ModelServerError(ModelError):
 
     retryable = True
 
-    def __init__(self, message: str, *, status: int = 500, model: str | None = None) -> None:
-        super().__init__(message, model=model)
+    def __init__(
+        self, message: str, *, status: int = 500, model: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, model=model, retry_after=retry_after)
         self.status = status
 
 

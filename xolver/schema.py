@@ -123,6 +123,7 @@ class Usage(Record):
     retries: int = 0
     failed_calls: int = 0
     truncated: int = 0
+    rejected: int = Field(0, description="times the server turned a call away for load (429, 503); each was sent again")
 
     @property
     def total_tokens(self) -> int:
@@ -131,6 +132,17 @@ class Usage(Record):
     def add(self, other: Usage) -> None:
         for name in type(self).model_fields:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class LimitState(Record):
+    """A model endpoint's concurrency limit at one moment: what the progress line shows and a run records."""
+
+    endpoint: str
+    kind: Literal["fixed", "adaptive"]
+    limit: int
+    in_flight: int
+    rejections: int = Field(0, description="calls the server turned away for load (429, 503) so far")
+    cuts: int = Field(0, description="times an overload cut the adaptive limit")
 
 
 class ChatMessage(Record):
@@ -312,6 +324,10 @@ class IterationRecord(Record):
     best_score: float | None = None
 
 
+ADAPTIVE_CEILING = 1024
+FIXED_LIMIT = 16
+
+
 class Endpoint(Record):
     """One replica behind litellm's Router, e.g. one of several vLLM servers serving the same model."""
 
@@ -400,7 +416,16 @@ class Settings(Record):
     timeout: float = Field(120.0, gt=0, description="seconds per model call attempt")
     retries: int = Field(3, ge=0, le=10, description="retries per model call on timeout, 429, 5xx")
     retry_delay: float = Field(0.5, ge=0, description="first retry backoff in seconds; doubles each retry")
-    max_concurrency: int = Field(16, ge=1, description="model calls in flight at once, over all problems")
+    concurrency_limit: Literal["adaptive", "fixed"] = Field(
+        "adaptive", description="model calls in flight per endpoint: a limit that finds the server's capacity, or "
+        "max_concurrency exactly",
+    )
+    max_concurrency: int | None = Field(
+        None, ge=1, description="the most model calls in flight per endpoint, over all problems and teams of the "
+        f"process: the adaptive limit's ceiling (default {ADAPTIVE_CEILING}), or the fixed limit (default "
+        f"{FIXED_LIMIT})",
+    )
+    initial_concurrency: int = Field(16, ge=1, description="where the adaptive limit starts")
     solve_deadline: float | None = Field(
         None, gt=0, description="seconds for one whole solve, from retrieval to learning"
     )
@@ -423,6 +448,12 @@ class Settings(Record):
         from platformdirs import user_data_dir
 
         return Path(user_data_dir("xolver")) / "memory"
+
+    def call_limit(self) -> int:
+        """The fixed limit, or the adaptive limit's ceiling."""
+        if self.max_concurrency is not None:
+            return self.max_concurrency
+        return ADAPTIVE_CEILING if self.concurrency_limit == "adaptive" else FIXED_LIMIT
 
     def model_for(self, role: AgentRole) -> str:
         return self.models.get(role, self.model)

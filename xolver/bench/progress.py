@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from xolver.bench.runner import BenchRecord
+from xolver.llm.limits import live_limits
 
 
 class RunProgress:
@@ -37,8 +38,18 @@ class RunProgress:
         precision = f"{100 * sum(bool(r.correct) for r in verified) / len(verified):.0f}%" if verified else "–"
         return (
             f"accuracy {accuracy} | verified {len(verified)} (precision {precision}) | {tokens:,} tokens "
-            f"| ${cost:.4f} | {failed} failed | left {self.eta()}"
+            f"| ${cost:.4f} | {failed} failed{self.model_limit()} | left {self.eta()}"
         )
+
+    @staticmethod
+    def model_limit() -> str:
+        """The busiest model endpoint's concurrency limit and calls in flight (this process's; Ray workers
+        keep their own)."""
+        states = live_limits()
+        if not states:
+            return ""
+        state = states[0]
+        return f" | model calls {state.in_flight}/{state.limit} ({state.kind})"
 
     def eta(self) -> str:
         done = len(self.records)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from xolver.llm.base import Message, Model, ModelRequest, ModelResponse
 from xolver.llm.embedded import EmbeddedModel
+from xolver.llm.limits import ConcurrencyLimit, new_limit, shared_limit
 from xolver.llm.litellm_model import LiteLLMModel, RouterModel, secret
 from xolver.llm.reasoning import thinks
 from xolver.llm.wrappers import DeadlineModel, LimitedModel, MeteredModel, RetryingModel, TruncationModel
@@ -15,14 +16,27 @@ from xolver.schema import EMBEDDED_MODEL, AgentRole, Settings
 ROLES: tuple[AgentRole, ...] = get_args(AgentRole)
 
 
-def wrap(model: Model, *, timeout: float, retries: int, limit: int, retry_base_delay: float = 0.5) -> Model:
+def wrap(
+    model: Model, *, timeout: float, retries: int, limit: ConcurrencyLimit, retry_base_delay: float = 0.5
+) -> Model:
     """The standard stack: a cut reply's one larger retry outside, then metering (so both attempts are
     counted and recorded), then retry of failures, then the concurrency limit, then the deadline.
 
-    The limit sits inside the retry so a call waiting out its backoff holds no slot.
+    The limit sits inside the retry so a call waiting out its backoff holds no slot, and outside the
+    deadline so it sees timeouts.
     """
-    limited = LimitedModel(DeadlineModel(model, timeout), limit)
+    limited = LimitedModel(DeadlineModel(model, timeout), limit, base_delay=retry_base_delay)
     return TruncationModel(MeteredModel(RetryingModel(limited, retries, base_delay=retry_base_delay)))
+
+
+def endpoint(model: Model) -> str | None:
+    """What a model's calls land on, for sharing one limit between clients: None for a model of the caller's
+    whose server we cannot name (a scripted model), which then gets a limit of its own."""
+    if isinstance(model, RouterModel):
+        return model.name + " via " + ", ".join(f"{e.model}@{e.api_base or 'default'}" for e in model.endpoints)
+    if isinstance(model, LiteLLMModel):
+        return f"{model.name}@{model.api_base or 'default'}"
+    return model.name if isinstance(model, EmbeddedModel) else None
 
 
 class ModelClient:
@@ -39,6 +53,8 @@ class ModelClient:
         timeout: float = 120.0,
         retries: int = 3,
         max_concurrency: int = 16,
+        concurrency_limit: Literal["adaptive", "fixed"] = "fixed",
+        initial_concurrency: int = 16,
         retry_base_delay: float = 0.5,
         owned: bool = False,
         reasoning: bool | None = None,
@@ -48,14 +64,19 @@ class ModelClient:
         missing = [role for role in ROLES if role not in by_role]
         if missing:
             raise ValueError(f"no model for roles: {', '.join(missing)}")
-        # Roles sharing one model object share one wrapper, hence one concurrency limit.
+        # Roles sharing one model object share one wrapper; clients calling one endpoint share its limit.
+        adaptive = concurrency_limit == "adaptive"
+        policy = {"adaptive": adaptive, "maximum": max_concurrency, "initial": initial_concurrency}
         wrapped: dict[int, Model] = {}
+        self.limits: list[ConcurrencyLimit] = []
         for model in by_role.values():
             if id(model) not in wrapped:
+                name = endpoint(model)
+                limit = shared_limit(name, **policy) if name is not None else new_limit(model.name, **policy)
+                self.limits.append(limit)
                 wrapped[id(model)] = wrap(
-                    model, timeout=timeout, retries=retries, limit=max_concurrency,
-                    retry_base_delay=retry_base_delay,
-                )  # fmt: skip
+                    model, timeout=timeout, retries=retries, limit=limit, retry_base_delay=retry_base_delay
+                )
         self._models = {role: wrapped[id(model)] for role, model in by_role.items()}
         self._owned = list(wrapped.values()) if owned else []
         self.reasoning = reasoning
@@ -70,7 +91,9 @@ class ModelClient:
             models if models is not None else _configured_models(config),
             timeout=config.timeout,
             retries=config.retries,
-            max_concurrency=config.max_concurrency,
+            max_concurrency=config.call_limit(),
+            concurrency_limit=config.concurrency_limit,
+            initial_concurrency=config.initial_concurrency,
             retry_base_delay=config.retry_delay,
             owned=models is None,
             reasoning=config.reasoning,

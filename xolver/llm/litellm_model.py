@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from types import ModuleType
 from typing import Any
 
@@ -198,13 +201,32 @@ def translate_error(exc: BaseException, model: str) -> ModelError:
     message = f"{model}: {kind}: {detail}"
     if isinstance(exc, TimeoutError) or kind in {"Timeout", "APITimeoutError"} or status == 408:
         return ModelTimeout(message, model=model)
+    wait = retry_after(getattr(exc, "litellm_response_headers", None) or {})
     if status == 429 or kind == "RateLimitError":
-        return ModelRateLimited(message, model=model)
+        return ModelRateLimited(message, model=model, retry_after=wait)
     if _caused_by_refused_connection(exc):
         return ModelUnreachable(message, model=model)
     if isinstance(status, int) and 400 <= status < 500:
         return ModelRequestRejected(message, model=model)
-    return ModelServerError(message, status=status if isinstance(status, int) else 500, model=model)
+    return ModelServerError(message, status=status if isinstance(status, int) else 500, model=model, retry_after=wait)
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """The wait a provider asked for: `retry-after-ms` (OpenAI's, precise), else `Retry-After` in seconds or
+    as an HTTP date; None when it said nothing readable."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    try:
+        if "retry-after-ms" in lowered:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+        if "retry-after" in lowered:
+            return max(0.0, float(lowered["retry-after"]))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(lowered.get("retry-after", ""))
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 _CONNECT_FAILURES = {"APIConnectionError", "ConnectError", "ClientConnectorError"}

@@ -10,9 +10,9 @@ import random
 import time
 from datetime import UTC, datetime
 
-from xolver.aio import LoopLimit
 from xolver.errors import ModelError, ModelTimeout, ModelTruncated
 from xolver.llm.base import Model, ModelRequest, ModelResponse
+from xolver.llm.limits import ConcurrencyLimit, rejected
 from xolver.llm.usage import charge, log_call
 from xolver.schema import ModelCall, Usage
 
@@ -50,19 +50,49 @@ class DeadlineModel(WrapperModel):
 
 
 class LimitedModel(WrapperModel):
-    """At most `limit` calls in flight (per event loop, so sync calls in turn still work)."""
+    """Calls go through the endpoint's concurrency limit, which learns from how each one ends.
 
-    def __init__(self, wrapped: Model, limit: int) -> None:
+    A call the server turned away for load (429, 503) is not a failure of the call but of the limit: it is
+    sent again after the wait the server asked for (else a jittered backoff from `base_delay`), up to
+    `resends` times, without spending the retries that `RetryingModel` keeps for real failures.
+    """
+
+    def __init__(
+        self, wrapped: Model, limit: ConcurrencyLimit, *, resends: int = 12, base_delay: float = 0.5,
+        max_delay: float = 20.0,
+    ) -> None:  # fmt: skip
         super().__init__(wrapped)
-        self.limit = LoopLimit(limit)
+        self.limit = limit
+        self.resends = resends
+        self.base_delay = base_delay
+        self.max_delay = max_delay
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        async with self.limit.slot():
-            return await super().complete(request)
+        for attempt in range(self.resends + 1):
+            await self.limit.acquire()
+            start = time.perf_counter()
+            try:
+                response = await super().complete(request)
+            except ModelError as exc:
+                self.limit.overloaded(exc)  # a Retry-After holds the next `acquire`
+                if not rejected(exc) or attempt == self.resends:
+                    raise
+                told = exc.retry_after is not None
+            else:
+                kind = (request.role, request.max_tokens)
+                self.limit.succeeded(kind, time.perf_counter() - start, response.usage.completion_tokens)
+                return response
+            finally:
+                self.limit.release()
+            charge(Usage(rejected=1))
+            if not told:
+                await asyncio.sleep(min(self.max_delay, self.base_delay * 2**attempt) * random.uniform(0.5, 1.0))
+        raise AssertionError("unreachable")  # the loop always returns or raises
 
 
 class RetryingModel(WrapperModel):
-    """Retries retryable failures (timeouts, 429, 5xx, refused connections) with jittered backoff."""
+    """Retries retryable failures (timeouts, 429, 5xx, refused connections) with jittered backoff, never sooner
+    than a provider's `Retry-After`."""
 
     def __init__(self, wrapped: Model, retries: int, *, base_delay: float = 0.5, max_delay: float = 20.0) -> None:
         super().__init__(wrapped)
@@ -78,8 +108,8 @@ class RetryingModel(WrapperModel):
                 if not exc.retryable or attempt == self.retries:
                     raise
                 charge(Usage(retries=1))
-                delay = min(self.max_delay, self.base_delay * 2**attempt)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(self.max_delay, self.base_delay * 2**attempt) * random.uniform(0.5, 1.0)
+                await asyncio.sleep(max(delay, exc.retry_after or 0.0))
         raise AssertionError("unreachable")  # the loop always returns or raises
 
 
