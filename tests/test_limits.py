@@ -56,12 +56,14 @@ def adaptive(model: ScriptedModel, **settings: object) -> ModelClient:
 async def test_the_adaptive_limit_finds_the_capacity_it_was_not_told(capacity: int) -> None:
     server = Server(capacity, service=0.05)
     calls = capacity * 30  # a fixed 16 would take 3 times as long at 48; the ramp costs about 2 rounds
-    fixed = adaptive(ScriptedModel(server.reply), concurrency_limit="fixed", max_concurrency=capacity)
-    told = await burst(fixed, calls)
-    client = adaptive(ScriptedModel(server.reply))
-    wall = await burst(client, calls)
-    assert wall <= 1.35 * told, f"{wall:.2f}s against {told:.2f}s with the capacity as a fixed limit"
-    assert client.limits[0].state().limit >= capacity  # it went past the old fixed 16 where the server allowed
+    told, walls = [], []
+    for _ in range(3):  # side by side, each with a fresh client, best of three: the machine may be shared
+        fixed = adaptive(ScriptedModel(server.reply), concurrency_limit="fixed", max_concurrency=capacity)
+        told.append(await burst(fixed, calls))
+        client = adaptive(ScriptedModel(server.reply))
+        walls.append(await burst(client, calls))
+        assert client.limits[0].state().limit >= capacity  # it went past the old fixed 16 where the server allowed
+    assert min(walls) <= 1.35 * min(told), f"{walls} s against {told} s with the capacity as a fixed limit"
 
 
 async def test_the_fixed_limit_is_kept_when_asked_for() -> None:

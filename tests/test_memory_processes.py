@@ -1,4 +1,5 @@
-"""Memory across processes: a killed writer loses nothing committed; a Chroma server takes two writers."""
+"""Memory across processes: a killed writer loses nothing committed; an embedded store belongs to one process
+(a second is refused with the fix); a Chroma server, also one started over a store's directory, takes many."""
 
 from __future__ import annotations
 
@@ -6,17 +7,17 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from xolver import Experience
+from xolver.errors import ConfigError
 from xolver.memory import ChromaExperienceStore, HashingEmbedder
+from xolver.memory.server import ChromaServer, free_port
 
 WRITER = str(Path(__file__).with_name("memory_writer.py"))
 
@@ -47,40 +48,15 @@ def test_a_writer_killed_mid_import_loses_no_committed_record(tmp_path: Path, se
     assert count in {len(expected), len(expected) + 50}, "the batch in flight is all there or not at all"
     hits = asyncio.run(store.search("w problem 0 3 about trains", k=3, attach=False))
     assert hits, "the reopened store searches"
+    asyncio.run(store.aclose())
     extra = writer("--dir", str(tmp_path), "--prefix", "again", "--batches", "1", "--size", "10")
     assert extra.wait(timeout=120) == 0, "and takes new writes"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
-    chroma = Path(sys.executable).with_name("chroma")
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("chroma run did not come up")
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with ChromaServer(tmp_path / "server") as url:
+        yield url
 
 
 def test_two_processes_write_through_one_chroma_server(chroma_server: str) -> None:
@@ -100,4 +76,35 @@ def test_a_dead_chroma_server_is_a_clear_error() -> None:
     from xolver.errors import ConfigError
 
     with pytest.raises(ConfigError, match="cannot reach the Chroma server"):
-        ChromaExperienceStore.connect(f"http://127.0.0.1:{_free_port()}", HashingEmbedder())
+        ChromaExperienceStore.connect(f"http://127.0.0.1:{free_port()}", HashingEmbedder())
+
+
+def test_a_second_process_is_refused_an_open_embedded_store_and_told_how_to_share_it(tmp_path: Path) -> None:
+    store = ChromaExperienceStore.open(tmp_path, HashingEmbedder())
+    again = ChromaExperienceStore.open(tmp_path, HashingEmbedder())  # this process may open it more than once
+    other = subprocess.run([sys.executable, WRITER, "--dir", str(tmp_path), "--prefix", "x", "--batches", "1"],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert other.returncode != 0
+    assert f"open in another process (pid {os.getpid()})" in other.stderr and "chroma run --path" in other.stderr
+    asyncio.run(store.aclose())
+    refused = writer("--dir", str(tmp_path), "--prefix", "x", "--batches", "1")
+    assert refused.wait(timeout=120) != 0, "held until the last store in this process closes"
+    asyncio.run(again.aclose())
+    assert writer("--dir", str(tmp_path), "--prefix", "x", "--batches", "1", "--size", "5").wait(timeout=120) == 0
+
+
+def test_a_store_served_over_its_directory_is_the_same_store_after(tmp_path: Path) -> None:
+    embedded = ChromaExperienceStore.open(tmp_path, HashingEmbedder())
+    asyncio.run(embedded.add([Experience(id="before", kind="solution", problem="p0", content="c0", verified=True)]))
+    with pytest.raises(ConfigError, match="open in this process"):
+        ChromaServer(tmp_path).start()  # not while a store in this process has it open
+    asyncio.run(embedded.aclose())
+    with ChromaServer(tmp_path) as url:
+        with pytest.raises(ConfigError, match="Chroma server this process started"):
+            ChromaExperienceStore.open(tmp_path, HashingEmbedder())
+        served = ChromaExperienceStore.connect(url, HashingEmbedder())
+        assert asyncio.run(served.count()) == 1
+        asyncio.run(served.add([Experience(id="served", kind="solution", problem="p1", content="c1", verified=True)]))
+    after = ChromaExperienceStore.open(tmp_path, HashingEmbedder())
+    assert {e.id for e in asyncio.run(after.all())} == {"before", "served"}
+    asyncio.run(after.aclose())

@@ -65,6 +65,24 @@ def seed_banks(name: str) -> list[Path]:
     return [path]
 
 
+async def _seed_store(store: ChromaExperienceStore, seed_bank: str) -> None:
+    """Import the seed bank into `store` if it is empty: once per store, before anyone learns into it."""
+    if await store.count() == 0:
+        for bank in seed_banks(seed_bank):
+            experiences, _ = read_experiences(bank)
+            await store.add(experiences)
+
+
+async def seed_shared_store(config: Settings) -> None:
+    """Seed the configured store for processes about to share it: here, once, before they start (each would
+    find it empty and import the bank again)."""
+    store = open_store(config)
+    try:
+        await _seed_store(store, config.seed_bank)
+    finally:
+        await store.aclose()
+
+
 class Runtime:
     """The services of one run, built from `config` for `method`.
 
@@ -123,11 +141,8 @@ class Runtime:
         async with self._seeding.slot():
             if self._seeded:
                 return
-            store = self.store
-            if isinstance(store, ChromaExperienceStore) and await store.count() == 0:
-                for bank in seed_banks(self.config.seed_bank):
-                    experiences, _ = read_experiences(bank)
-                    await store.add(experiences)
+            if isinstance(self.store, ChromaExperienceStore):
+                await _seed_store(self.store, self.config.seed_bank)
             self._seeded = True
 
     def _sandbox(self, sandbox: Sandbox | None) -> Sandbox | None:

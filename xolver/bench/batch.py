@@ -76,6 +76,7 @@ async def run_batch(
 
         pool = RayPool(spec, workers=workers, per_worker=math.ceil(concurrency / workers), address=address)
         try:
+            await pool.start()
             return await run_benchmark(
                 problems, pool.evaluate, out, concurrency=concurrency, ordered=ordered, on_record=on_record,
                 on_error=spec.failed,

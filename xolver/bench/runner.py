@@ -91,6 +91,7 @@ class BenchRecord(Record):
     error: str | None = None
     config: RunConfig | None = None
     run_id: str | None = Field(None, description="the solve's `run_id` in the sidecar file NAME.solves.jsonl")
+    worker: str | None = Field(None, description="the worker process that solved it in a Ray run (HOST:PID node NODE)")
     solve: SolveResult | None = Field(
         None, exclude=True, description="the whole solve, in memory; written to the sidecar file, not to this line"
     )

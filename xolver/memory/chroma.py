@@ -1,7 +1,9 @@
 """`ChromaExperienceStore`: experience memory in Chroma, retrieved by meaning and by words.
 
-Embedded (`PersistentClient` in a directory, one writer at a time through a file lock, crash-safe by
-Chroma's write-ahead log) or shared (`HttpClient` to a Chroma server, for many machines).
+Embedded (`PersistentClient` in a directory, crash-safe by Chroma's write-ahead log, held by one process:
+Chroma keeps each collection's index in the process, so a second process would read and write a stale one)
+or shared (`HttpClient` to a Chroma server, for many processes and machines; `server.py` starts one over an
+embedded store's directory).
 
 Two collections: the records (the record itself as the document, small metadata for filters, and the
 embedding of its problem, which identifies the problem) and their views (one embedding per view: problem,
@@ -15,8 +17,11 @@ other records of that problem attached. tools/bench_retrieval.py measured each o
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,7 +31,6 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 import numpy as np
-from filelock import FileLock
 
 from xolver.errors import ConfigError
 from xolver.memory.base import ExperienceHit
@@ -87,6 +91,50 @@ def _from_row(document: str, metadata: dict[str, Any]) -> Experience:
     experience.uses = int(metadata.get("uses", 0))
     experience.successes = int(metadata.get("successes", 0))
     return experience
+
+
+_HELD: dict[Path, tuple[int, int]] = {}  # directory -> (its lock file's descriptor, stores open on it here; -1: served)
+_HELD_LOCK = threading.Lock()
+
+
+def hold_directory(path: Path, *, serving: bool = False) -> None:
+    """Take the embedded store in `path` for this process: for any number of stores in it, or for a server
+    alone (`serving`); else say who has it and how to share it instead."""
+    with _HELD_LOCK:
+        if path in _HELD:
+            fd, opened = _HELD[path]
+            if serving or opened < 0:
+                raise _in_use(path, "a Chroma server this process started" if opened < 0 else "this process")
+            _HELD[path] = (fd, opened + 1)
+            return
+        fd = os.open(path / ".xolver.lock", os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by programs run
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise _in_use(path, f"another process ({holder})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        _HELD[path] = (fd, -1 if serving else 1)
+
+
+def _in_use(path: Path, holder: str) -> ConfigError:
+    return ConfigError(
+        f"the experience memory at {path} is open in {holder}; an embedded store belongs to one process. "
+        f"To share it, serve it: chroma run --path {path} --port 8000, and give every process --chroma-url "
+        "http://HOST:8000 (a Ray run starts that server itself)"
+    )
+
+
+def release_directory(path: Path) -> None:
+    """One store (or the server) in `path` closed; the last one lets the directory go."""
+    with _HELD_LOCK:
+        fd, opened = _HELD.pop(path)
+        if opened > 1:
+            _HELD[path] = (fd, opened - 1)
+        else:
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -181,7 +229,7 @@ class ChromaExperienceStore:
         embedder: Embedder,
         *,
         collection: str = COLLECTION,
-        lock_path: Path | None = None,
+        directory: Path | None = None,
         retrieval: RetrievalMode = "hybrid",
         views: Sequence[ViewName] = DEFAULT_VIEWS,
         min_similarity: float = MIN_SIMILARITY,
@@ -204,7 +252,8 @@ class ChromaExperienceStore:
         self.relative_cut = relative_cut
         self.confidence_prior = confidence_prior
         self.location = location
-        self._file_lock = FileLock(str(lock_path)) if lock_path is not None else None
+        # the embedded store's directory, which this process holds until the store is closed or collected
+        self._release = None if directory is None else weakref.finalize(self, release_directory, directory)
         self._state = threading.RLock()
         self._index: _Index | None = None
         self._counts: tuple[float, int, int] | None = None  # (when, records, views): count() costs ~15 ms at 100k
@@ -222,10 +271,15 @@ class ChromaExperienceStore:
         import chromadb
         from chromadb.config import Settings
 
-        path = Path(path).expanduser()
+        path = Path(path).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
-        return cls(client, embedder, lock_path=path / ".write.lock", location=str(path), **kwargs)
+        hold_directory(path)
+        try:
+            client = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
+            return cls(client, embedder, directory=path, location=str(path), **kwargs)
+        except BaseException:
+            release_directory(path)
+            raise
 
     @classmethod
     def connect(cls, url: str, embedder: Embedder, **kwargs: Any) -> ChromaExperienceStore:
@@ -250,13 +304,9 @@ class ChromaExperienceStore:
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        """One writer at a time: across threads, and across processes for an embedded store."""
+        """One writer at a time across this process's threads (an embedded store has no other process)."""
         with self._state:
-            if self._file_lock is None:
-                yield
-            else:
-                with self._file_lock:
-                    yield
+            yield
 
     def _embed(self, experiences: Sequence[Experience]) -> tuple[np.ndarray, list[tuple[str, dict, np.ndarray]]]:
         """Each record's problem vector, and one (id, metadata, vector) row per view; one embedder call."""
@@ -369,9 +419,12 @@ class ChromaExperienceStore:
             self._index = None
 
     async def aclose(self) -> None:
-        """Drop the in-process index; Chroma's client keeps no connection of its own to close."""
+        """Drop the in-process index and let go of the embedded store's directory; Chroma's client keeps no
+        connection of its own to close."""
         with self._state:
             self._index = None
+        if self._release is not None:
+            self._release()  # once: a finalizer runs at most one time
 
     # -- reading ------------------------------------------------------------------------------------
 
