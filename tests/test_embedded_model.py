@@ -80,3 +80,30 @@ async def test_two_teams_share_the_server_and_survive_one_closing() -> None:
         await first.aclose()
         await second.aclose()
     assert SHARED_SERVERS.running() == [] and server._process is None
+
+
+def test_amx_is_read_from_the_kernels_cpu_flags(tmp_path: Path) -> None:
+    from xolver.llm.llama_server import cpu_has_amx
+
+    amx, plain = tmp_path / "amx", tmp_path / "plain"
+    amx.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_int8 amx_tile\n")
+    plain.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f\nbugs\t\t: amx_int8_is_not_a_flag_here\n")
+    assert cpu_has_amx(amx) and not cpu_has_amx(plain) and not cpu_has_amx(tmp_path / "missing")
+
+
+def test_a_model_loaded_after_the_amx_guard_keeps_plain_cpu_buffers_and_answers() -> None:
+    """The guard's effect in a process of its own: what llama.cpp loads uses no extra buffer type (where the
+    AMX matrix multiply that crashes lives), and a prompt is answered instead of killing the process."""
+    script = (
+        "import llama_cpp.llama_cpp as b\n"
+        "from xolver.llm.llama_server import without_extra_buffer_types\n"
+        "assert b.llama_model_default_params().use_extra_bufts\n"
+        "without_extra_buffer_types()\n"
+        "assert not b.llama_model_default_params().use_extra_bufts\n"
+        "from llama_cpp import Llama\n"
+        f"m = Llama({str(find_gguf())!r}, n_ctx=512, n_threads=2, verbose=False)\n"
+        "print(m.create_completion('1, 2, 3,', max_tokens=4)['usage']['completion_tokens'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip()) > 0

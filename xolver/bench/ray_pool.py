@@ -143,9 +143,9 @@ class RayPool:
 
         nodes = sorted(node["NodeID"] for node in self._ray.nodes() if node.get("Alive"))
         actor = self._ray.remote(num_cpus=0)(_EvaluatorActor)
-        self.actors = [  # round robin over the nodes (Ray's SPREAD packs actors that ask for no CPU on one node)
+        self.actors = [  # round robin over the nodes: Ray's SPREAD, and a soft affinity, packed them on one node
             actor.options(max_concurrency=self.per_worker, scheduling_strategy=NodeAffinitySchedulingStrategy(
-                nodes[i % len(nodes)], soft=True)).remote(spec)
+                nodes[i % len(nodes)], soft=False)).remote(spec)
             for i in range(self.workers)
         ]  # fmt: skip
         self._in_flight = dict.fromkeys(range(self.workers), 0)
@@ -158,8 +158,8 @@ class RayPool:
             self._in_flight[index] += 1
             try:
                 record_json, solve_json = await self.actors[index].evaluate.remote(problem.model_dump_json())
-            except ray.exceptions.RayActorError:
-                self._in_flight.pop(index, None)  # lost: nothing more goes to it
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnschedulableError):
+                self._in_flight.pop(index, None)  # lost (or its node was gone at the start): nothing more goes to it
                 continue
             finally:
                 if index in self._in_flight:

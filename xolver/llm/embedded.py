@@ -154,7 +154,7 @@ class LlamaServer(ModelServer):
 
     def command(self, port: int) -> list[str]:
         return [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-m", "xolver.llm.llama_server",  # llama_cpp.server, safe on AMX CPUs
             "--model", str(self.gguf), "--model_alias", self.alias,
             "--host", self.host, "--port", str(port),
             "--n_ctx", str(self.ctx), "--n_threads", str(self.threads),
