@@ -393,7 +393,8 @@ class Settings(Record):
         5, ge=0, le=50, description="tests the judge writes after a code solve, which the program must also pass"
     )
     logprobs: bool | None = Field(
-        None, description="ask solvers' servers for log-probabilities (self-certainty); None: only the embedded model"
+        None, description="ask solvers' servers for log-probabilities (self-certainty); None: only the embedded "
+        "model, on general problems (the only kind whose rule weighs certainty)",
     )
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="sampling temperature of the solvers")
     control_temperature: float = Field(
@@ -466,10 +467,14 @@ class Settings(Record):
             return self.max_tokens
         return (REASONING_TOKENS if reasoning else STANDARD_TOKENS)[task]
 
-    def wants_logprobs(self, role: AgentRole) -> bool:
-        """Whether `role`'s calls ask for log-probabilities: as configured, else only of the embedded model,
-        whose server is known to give them (a server that does not may refuse the request)."""
-        return self.logprobs if self.logprobs is not None else self.model_for(role) == EMBEDDED_MODEL
+    def wants_logprobs(self, role: AgentRole, task: TaskKind) -> bool:
+        """Whether `role`'s calls on a `task` problem ask for log-probabilities: as configured, else only of the
+        embedded model, whose server is known to give them (a server that does not may refuse the request), and
+        only for general problems, the one kind whose verification rule weighs certainty: llama-cpp-python's
+        server computes them in Python over the whole vocabulary, which makes a reply 3.4x slower."""
+        if self.logprobs is not None:
+            return self.logprobs
+        return task == "general" and self.model_for(role) == EMBEDDED_MODEL
 
     def changed(self, **changes: Any) -> Any:
         """A validated copy of the same class with `changes` applied (`model_copy` skips validation)."""

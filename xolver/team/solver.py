@@ -123,7 +123,7 @@ class Solver(Agent):
         with usage_scope() as usage:
             reply = await self.try_ask(
                 prompt, task="code" if asks == "coder" else "solve", seed_offset=1000 * iteration + agent, role=asks,
-                logprobs=self.config.wants_logprobs(asks),
+                logprobs=self.config.wants_logprobs(asks, problem.kind),
             )  # fmt: skip
             if isinstance(reply, ModelError):
                 return Candidate(**base, error=str(reply), cut=isinstance(reply, ModelTruncated), usage=usage)
