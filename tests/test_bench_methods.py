@@ -13,7 +13,7 @@ from xolver.bench.report import load_records, summarize, write_report
 from xolver.bench.runner import BenchRecord, Evaluator
 from xolver.config import XolverConfig
 from xolver.errors import ModelServerError
-from xolver.llm.base import ModelRequest
+from xolver.llm.base import ModelRequest, ModelResponse
 from xolver.llm.client import ModelClient
 from xolver.llm.testing import ScriptedModel
 from xolver.runtime import method_settings
@@ -101,6 +101,20 @@ async def test_a_baseline_whose_calls_all_fail_fails() -> None:
 
     with pytest.raises(Exception, match="every model call failed"):
         await method("cot", ScriptedModel(fail))(problem())
+
+
+@pytest.mark.parametrize("name", ["direct", "cot", "sc", "self-refine", "self-reflection"])
+async def test_a_baseline_whose_every_reply_is_cut_answers_nothing_and_is_graded_wrong(name: str) -> None:
+    """A model that talks past its token limit gave no answer: a wrong answer in the accuracy, not a crash
+    left out of it (which would raise the accuracy of a rambling model), and never the cut text's answer."""
+
+    def ramble(request: ModelRequest) -> ModelResponse:
+        return ModelResponse(text="Step 1: 2 times 3 is \\boxed{6} and then", model="m", finish_reason="length")
+
+    solve = method(name, ScriptedModel(ramble), samples=3)
+    record = await Evaluator(name, solve, Grader(), dataset="toy").evaluate(problem("6"))
+    assert record.status == "graded" and record.correct is False and record.answer is None
+    assert record.usage.truncated >= 2 and record.error is None
 
 
 def test_a_method_sees_neither_the_answer_nor_hidden_tests() -> None:

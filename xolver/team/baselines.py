@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 from xolver.aio import LoopLimit
-from xolver.errors import ModelError
+from xolver.errors import ModelError, ModelTruncated
 from xolver.llm.client import ModelClient
 from xolver.llm.usage import call_log, usage_scope
 from xolver.schema import (
@@ -77,13 +77,14 @@ class Baseline(Agent, ABC):
         chosen = iterations[-1].kept
         drawn = [c for record in iterations for c in record.candidates]
         best = next((c for c in drawn if c.id in chosen), None)
-        if best is None:
+        if best is None and not all(c.cut for c in drawn):
             raise ModelError(f"{self.method}: every model call failed: {drawn[0].error}")
+        # a model that talked past its token limit every time gave no answer: graded wrong, not a crash
         return SolveResult(
             run_id=new_id(),
             problem=problem,
-            answer=best.code if problem.kind == "code" else best.answer,
-            code=best.code,
+            answer=None if best is None else best.code if problem.kind == "code" else best.answer,
+            code=None if best is None else best.code,
             verified=False,
             verification=Verification(method="none", passed=False, detail=f"{self.method} baseline: not checked"),
             roles=[],
@@ -109,7 +110,8 @@ class Baseline(Agent, ABC):
                 role="coder" if problem.kind == "code" else "solver", temperature=temperature,
             )  # fmt: skip
             if isinstance(reply, ModelError):
-                return Candidate(role=self.method, agent=agent, iteration=iteration, error=str(reply), usage=usage)
+                return Candidate(role=self.method, agent=agent, iteration=iteration, error=str(reply),
+                                 cut=isinstance(reply, ModelTruncated), usage=usage)  # fmt: skip
         text = reply.text.strip()
         code = extract_code(text) if problem.kind == "code" else None
         answer = None if problem.kind == "code" else extract_answer(text, problem.kind)
