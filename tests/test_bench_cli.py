@@ -73,6 +73,19 @@ def test_bad_input_gets_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2 and "junk.jsonl:1: skipped" in done.stderr and "no records" in done.stderr
 
 
+def test_memory_that_is_not_there_is_refused_not_created(tmp_path: Path) -> None:
+    """`--memory` continues a store: a mistyped path must not open a fresh seeded one and report it as the
+    store the user named (a read-only run would then look clean while reading nothing it was told to)."""
+    dataset = problem_file(tmp_path, 1)
+    for store in (tmp_path / "typo.memory", tmp_path / "empty"):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        done = xolver("bench", "run", "--dataset", str(dataset), "--out", str(tmp_path / "o.jsonl"),
+                      "--memory-mode", "read-only", "--memory", str(store))  # fmt: skip
+        assert done.returncode == 2 and "no experience store there" in done.stderr, done.stderr
+        assert not (tmp_path / "typo.memory").exists() and not any((tmp_path / "empty").iterdir())
+        assert not (tmp_path / "o.jsonl").exists()
+
+
 @pytest.mark.slow
 def test_a_run_over_a_local_ray_instance(tmp_path: Path, fake_server: str) -> None:
     pytest.importorskip("ray", reason="Ray is the optional extra xolver[ray]")

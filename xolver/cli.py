@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     b_run.add_argument("--budget", type=int, help="tokens per problem: no new round or sample starts past it")
     b_run.add_argument(
         "--memory", dest="memory_dir",
-        help="continue this experience store (default: a new one beside the results, <out>.memory)",
+        help="continue this existing experience store (default: a new one beside the results, <out>.memory)",
     )  # fmt: skip
     b_run.add_argument(
         "--ordered", action="store_true",
@@ -461,6 +461,9 @@ def _run_bench(args: argparse.Namespace) -> int:
         problems = problems[: args.limit]
     if args.concurrency < 1 or args.workers < 1:
         raise UserInputError("--concurrency and --workers must be at least 1")
+    if args.memory_dir and not (Path(args.memory_dir).is_dir() and any(Path(args.memory_dir).iterdir())):
+        # a mistyped path would otherwise open a new, seeded store: a run "continuing" memory it never had
+        raise UserInputError(f"--memory {args.memory_dir}: no experience store there; leave --memory out for a new one")
     spec = RunSpec(load_config(args.config, **_overrides(args)), method=args.method, dataset=Path(args.dataset).stem)
     resumed = len(finished_ids(Path(args.out)) & {p.id for p in problems})
     with RunProgress(len(problems), resumed=resumed, label=f"{args.method} on {spec.dataset}") as progress:
