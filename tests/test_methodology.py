@@ -14,7 +14,7 @@ from helpers import CHECK_PROMPT, make_xolver, planner_reply
 
 from xolver import Experience, InMemoryExperienceStore, Problem
 from xolver.bench.batch import RunSpec, run_batch
-from xolver.bench.report import frontier, load_records, render_markdown, summarize
+from xolver.bench.report import frontier, frontiers, load_records, render_markdown, summarize
 from xolver.bench.runner import BenchRecord, ExemplarRef
 from xolver.config import XolverConfig
 from xolver.llm.base import ModelRequest
@@ -179,6 +179,13 @@ def test_the_report_draws_a_learning_curve_and_marks_the_frontier() -> None:
     summaries = {s.method: s for s in summarize(rows)}
     assert summaries["direct"].curve == [0.0, 0.5, 2 / 3, 0.5]
     assert {s.method for s in frontier(list(summaries.values()))} == {"direct"}
+    # the same three methods on a harder set, each dearer than `direct` on the easy one: compared across
+    # sets, `direct` would beat them all; each set has a frontier of its own (tables and plots alike)
+    hard = [r.model_copy(update={"dataset": "hard", "usage": r.usage.model_copy(update={"prompt_tokens": 1000})})
+            for r in rows[4:]]  # fmt: skip
+    hard_cot = next(s for s in summarize(hard) if s.method == "cot")
+    marked = frontiers(list(summaries.values()) + summarize(hard))
+    assert hard_cot in marked["hard"] and [s.method for s in marked[summaries["direct"].dataset]] == ["direct"]
 
 
 async def test_a_family_set_reports_accuracy_by_instance(tmp_path: Path) -> None:

@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from xolver.bench.report import MethodSummary
+from xolver.bench.report import MethodSummary, frontiers
 
 
-def plot(summaries: Sequence[MethodSummary], best: Sequence[MethodSummary], out: Path) -> list[str]:
-    """The PNG files written into `out`; none when matplotlib is not installed."""
+def plot(summaries: Sequence[MethodSummary], out: Path) -> list[str]:
+    """The PNG files written into `out`; none when matplotlib is not installed. The frontier is each
+    dataset's, as the report's tables mark it."""
     try:
         import matplotlib
 
@@ -33,17 +34,21 @@ def plot(summaries: Sequence[MethodSummary], best: Sequence[MethodSummary], out:
         plt.close(fig)
         return name
 
-    def frontier(ax: Any) -> None:
+    edges = frontiers(summaries)
+    best = [s for edge in edges.values() for s in edge]
+
+    def costs(ax: Any) -> None:
         for s in summaries:
             if s.accuracy is not None:
                 ax.scatter(s.mean_tokens, 100 * s.accuracy, s=60 if s in best else 30,
                            marker="o" if s in best else "x")  # fmt: skip
                 ax.annotate(f"{s.label} ({s.dataset})", (s.mean_tokens, 100 * s.accuracy), fontsize=7,
                             xytext=(4, 4), textcoords="offset points")  # fmt: skip
-        edge = sorted(best, key=lambda s: s.mean_tokens)
-        if len(edge) > 1:
-            ax.plot([s.mean_tokens for s in edge], [100 * (s.accuracy or 0) for s in edge], "--", lw=1,
-                    label="frontier: nothing else is both cheaper and more accurate")  # fmt: skip
+        for dataset, edge in edges.items():
+            edge = sorted(edge, key=lambda s: s.mean_tokens)
+            if len(edge) > 1:
+                ax.plot([s.mean_tokens for s in edge], [100 * (s.accuracy or 0) for s in edge], "--", lw=1,
+                        label=f"{dataset} frontier: nothing else is both cheaper and more accurate")  # fmt: skip
         ax.set(xlabel="mean tokens per problem", ylabel="accuracy (%)", title="Accuracy against cost")
 
     def rounds(ax: Any) -> None:
@@ -61,7 +66,7 @@ def plot(summaries: Sequence[MethodSummary], best: Sequence[MethodSummary], out:
         ax.set(xlabel="problems solved, in the set's order", ylabel="running accuracy (%)", title="Learning curve")
 
     return [
-        figure("accuracy_vs_cost.png", frontier),
+        figure("accuracy_vs_cost.png", costs),
         figure("convergence.png", rounds),
         figure("learning_curve.png", learning),
     ]

@@ -222,6 +222,13 @@ def frontier(summaries: Sequence[MethodSummary]) -> list[MethodSummary]:
     ]  # fmt: skip
 
 
+def frontiers(summaries: Sequence[MethodSummary]) -> dict[str, list[MethodSummary]]:
+    """Each dataset's frontier: a run is weighed only against runs on the same set (a cheap run on an easy
+    set says nothing about a run on a hard one)."""
+    datasets = sorted({s.dataset for s in summaries})
+    return {d: frontier([s for s in summaries if s.dataset == d]) for d in datasets}
+
+
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
@@ -308,7 +315,7 @@ def write_report(records: Sequence[BenchRecord], out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summaries = summarize(records)
-    plots = plot(summaries, frontier(summaries), out)
+    plots = plot(summaries, out)
     path = out / "report.md"
     path.write_text(render_markdown(summaries, plots), encoding="utf-8")
     (out / "summary.json").write_text(

@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from xolver.bench.plots import plot
 from xolver.bench.records import SavedRun, load_run
-from xolver.bench.report import MethodSummary, frontier, summarize
+from xolver.bench.report import MethodSummary, summarize
 from xolver.bench.runner import BenchRecord, solves_path
 from xolver.schema import Candidate, SolveResult, Usage
 
@@ -190,8 +190,7 @@ class Site:
     def write_plots(self, out: Path) -> list[str]:
         """The report's plots of every run, side by side, into `out` (none without matplotlib)."""
         out.mkdir(parents=True, exist_ok=True)
-        summaries = self.summaries()
-        return plot(summaries, frontier(summaries), out)
+        return plot(self.summaries(), out)
 
     def write(self, out: Path) -> Path:
         """Every page, the static files and the plots, under `out`; returns its index page."""
