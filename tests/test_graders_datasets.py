@@ -58,6 +58,19 @@ def test_no_answer_is_wrong(grader: MathGrader) -> None:
     assert not grader.equal("5", None)
 
 
+def test_a_grading_worker_that_dies_is_replaced_and_the_run_goes_on() -> None:
+    """A batch run once ended on BrokenProcessPool when the worker died between two comparisons."""
+    grader = MathGrader()
+    try:
+        assert grader.equal("12", "12")
+        for process in list(grader._pool._processes.values()):  # type: ignore[union-attr]
+            process.kill()
+            process.join()
+        assert grader.equal("12", "12") and not grader.equal("12", "13")
+    finally:
+        grader.close()
+
+
 @pytest.mark.parametrize(("name", "size"), list(BUILTIN_SIZES.items()))
 def test_builtin_sets_load_with_their_sizes(name: str, size: int) -> None:
     problems, bad = load_problems(name)

@@ -51,14 +51,26 @@ class MathGrader:
             return self._pool
 
     def equal(self, gold: str, answer: str | None) -> bool:
+        """A dead worker (killed from outside, or crashed by this comparison) is replaced and the comparison
+        tried once more on a fresh one; an answer that kills the worker twice is not equal."""
         if answer is None or not answer.strip():
             return False
+        for _ in range(2):
+            try:
+                return self._compare(gold, answer)
+            except concurrent.futures.process.BrokenProcessPool:
+                self._kill()
+        return False
+
+    def _compare(self, gold: str, answer: str) -> bool:
         future = self._executor().submit(_verify, gold, answer)
         try:
             return future.result(timeout=self.timeout)
         except concurrent.futures.TimeoutError:
             self._kill()
             return False
+        except concurrent.futures.process.BrokenProcessPool:
+            raise
         except ImportError as exc:
             raise UserInputError("grading math needs math-verify: pip install math-verify") from exc
         except Exception:  # math-verify could not read one side: not equal
