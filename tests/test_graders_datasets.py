@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import json
 import pickle
 import zlib
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from xolver.bench.datasets import BUILTIN_SIZES, decode_private_tests, load_problems
+from xolver.errors import GradingError
 from xolver.sandbox import ProcessSandbox
 from xolver.tools.grading import MathGrader, grade_code
 
@@ -69,6 +71,34 @@ def test_a_grading_worker_that_dies_is_replaced_and_the_run_goes_on() -> None:
         assert grader.equal("12", "12") and not grader.equal("12", "13")
     finally:
         grader.close()
+
+
+def test_the_workers_start_is_not_charged_to_the_first_comparison() -> None:
+    """On a loaded machine the worker's spawn and import outlasted the comparison limit, and a right
+    answer ('5' for '5') was graded wrong; a limit shorter than the start shows it here."""
+    grader = MathGrader(timeout=0.5)
+    try:
+        assert grader.equal("5", "5") and grader.equal("5", "5.0") and not grader.equal("5", "6")
+    finally:
+        grader.close()
+
+
+def test_a_worker_that_does_not_start_is_a_grading_failure_not_a_wrong_answer() -> None:
+    grader = MathGrader(start_timeout=0.01)
+    with pytest.raises(GradingError, match="did not start"):
+        grader.equal("5", "5")
+    grader.close()
+
+
+def test_a_worker_that_dies_twice_is_a_grading_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    grader = MathGrader()
+
+    def dies(gold: str, answer: str) -> bool:
+        raise concurrent.futures.process.BrokenProcessPool("killed")
+
+    monkeypatch.setattr(grader, "_compare", dies)
+    with pytest.raises(GradingError, match="died twice"):
+        grader.equal("5", "5")
 
 
 @pytest.mark.parametrize(("name", "size"), list(BUILTIN_SIZES.items()))

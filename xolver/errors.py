@@ -11,7 +11,8 @@
     │   ├── ModelRequestRejected  HTTP 4xx other than 429: our request is wrong (not retried)
     │   ├── ModelTruncated        the reply was cut at its token limit, also after one larger retry
     │   └── RealModelRequestBlocked  a test touched a real model without opting in
-    └── EmbeddedModelError        the embedded model is not installed or its server did not start
+    ├── EmbeddedModelError        the embedded model is not installed or its server did not start
+    └── GradingError              the grader itself failed: the answer is neither right nor wrong
 
 Errors the *model* causes (a garbled reply, a failed call inside one agent's turn) become observations
 recorded on the candidate or judgement, and the run goes on. Errors in our code, and errors that make a
@@ -90,3 +91,8 @@ class RealModelRequestBlocked(ModelError):
 
 class EmbeddedModelError(XolverError):
     """The embedded default model is missing or its loopback server failed to start."""
+
+
+class GradingError(XolverError):
+    """The grader could not judge an answer (its worker would not start, or kept dying); a bench run
+    records the problem as `grade_failed`, never as wrong."""

@@ -1,7 +1,9 @@
 """Grading answers: math with `math-verify` (gold first) under a time limit of our own, code by tests.
 
 math-verify's own timeouts use signals, which work only on the main thread, so they are switched off
-and the comparison runs in a worker process that is killed when it overruns.
+and the comparison runs in a worker process that is killed when it overruns. The worker is started and
+has imported math-verify before a comparison's clock starts: on a loaded machine that start took longer
+than the comparison limit, and every answer, right ones included, was graded wrong.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import concurrent.futures
 import multiprocessing
 import threading
 
-from xolver.errors import UserInputError
+from xolver.errors import GradingError, UserInputError
 from xolver.sandbox.base import Sandbox
 from xolver.schema import Problem
 from xolver.tools.tests import has_tests, run_tests
@@ -20,6 +22,12 @@ from xolver.tools.tests import has_tests, run_tests
 def _latex(text: str) -> str:
     text = text.strip()
     return text if "$" in text or "\\boxed" in text else f"${text}$"
+
+
+def _ready() -> bool:
+    import math_verify  # noqa: F401
+
+    return True
 
 
 def _verify(gold: str, answer: str) -> bool:
@@ -35,24 +43,41 @@ def _verify(gold: str, answer: str) -> bool:
 
 
 class MathGrader:
-    """Grades math answers in a worker process; a comparison past `timeout` counts as wrong."""
+    """Grades math answers in a worker process; a comparison past `timeout` counts as wrong.
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    `start_timeout` bounds the worker's start (spawn and import), which is not the answer's doing:
+    a worker that does not start raises `GradingError`.
+    """
+
+    def __init__(self, timeout: float = 10.0, *, start_timeout: float = 300.0) -> None:
         self.timeout = timeout
+        self.start_timeout = start_timeout
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = concurrent.futures.ProcessPoolExecutor(
+                pool = concurrent.futures.ProcessPoolExecutor(
                     max_workers=1, mp_context=multiprocessing.get_context("spawn")
                 )
+                try:
+                    pool.submit(_ready).result(timeout=self.start_timeout)
+                except ImportError as exc:
+                    _stop(pool)
+                    raise UserInputError("grading math needs math-verify: pip install math-verify") from exc
+                except (concurrent.futures.TimeoutError, concurrent.futures.process.BrokenProcessPool) as exc:
+                    _stop(pool)
+                    raise GradingError(
+                        f"the math grading worker did not start within {self.start_timeout:g} s"
+                    ) from exc
+                self._pool = pool
             return self._pool
 
     def equal(self, gold: str, answer: str | None) -> bool:
         """A dead worker (killed from outside, or crashed by this comparison) is replaced and the comparison
-        tried once more on a fresh one; an answer that kills the worker twice is not equal."""
+        tried once more on a fresh one; a second death raises `GradingError`: who killed it is unknown,
+        so the answer is not called wrong."""
         if answer is None or not answer.strip():
             return False
         for _ in range(2):
@@ -60,7 +85,7 @@ class MathGrader:
                 return self._compare(gold, answer)
             except concurrent.futures.process.BrokenProcessPool:
                 self._kill()
-        return False
+        raise GradingError("the math grading worker died twice comparing this answer")
 
     def _compare(self, gold: str, answer: str) -> bool:
         future = self._executor().submit(_verify, gold, answer)
@@ -71,8 +96,6 @@ class MathGrader:
             return False
         except concurrent.futures.process.BrokenProcessPool:
             raise
-        except ImportError as exc:
-            raise UserInputError("grading math needs math-verify: pip install math-verify") from exc
         except Exception:  # math-verify could not read one side: not equal
             return False
 
@@ -80,15 +103,19 @@ class MathGrader:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop(pool)
 
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+
+
+def _stop(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def grade_code(sandbox: Sandbox, code: str | None, problem: Problem, *, timeout: float = 6.0) -> bool:
@@ -103,7 +130,8 @@ class Grader:
     """Right, wrong, or ungradable (None: no reference) for any problem of a set.
 
     Math and general answers go to `MathGrader`; code runs the problem's tests, hidden ones included,
-    in `sandbox`. Grading never raises for a bad answer: an answer that cannot be read is wrong.
+    in `sandbox`. Grading never raises for a bad answer: an answer that cannot be read is wrong; it raises
+    `GradingError` when the grader itself fails.
     The runtime builds it and closes it.
     """
 
