@@ -37,7 +37,8 @@ def test_a_program_that_names_its_quantities_or_does_not_parse_is_kept_as_it_is(
 
 
 def candidate(answer: str, *, program: bool | None, score: float | None, iteration: int = 0) -> Candidate:
-    calls = [] if program is None else [ToolCall(tool="python", arguments={"code": "..."}, ok=program)]
+    output = answer if program else "Traceback ..."
+    calls = [] if program is None else [ToolCall(tool="python", arguments={"code": "..."}, ok=program, output=output)]
     judgement = (
         Judgement(candidate_id="x", status="scored", score=score)
         if score is not None
@@ -55,6 +56,15 @@ def test_the_answer_most_programs_print_beats_a_judge_of_the_same_size() -> None
         [candidate("42", program=False, score=1.0, iteration=1), candidate("8", program=True, score=0.5, iteration=1)]
     )
     assert shared.best.answer == "8" and shared.best.iteration == 1
+
+
+def test_a_program_that_printed_nothing_does_not_vote_for_the_answer_beside_it() -> None:
+    silent = candidate("42", program=True, score=1.0).model_copy(
+        update={"tool_calls": [ToolCall(tool="python", arguments={"code": "def f(): ..."}, ok=True, output="")]}
+    )
+    shared = SharedMemory(2)
+    shared.update([silent, silent.model_copy(update={"id": "b"}), candidate("8", program=True, score=0.2)])
+    assert shared.best is not None and shared.best.answer == "8"
 
 
 def test_code_candidates_still_rank_by_their_tests() -> None:

@@ -1,4 +1,4 @@
-""""Verified" means a tool confirmed the answer: the cases where a weaker rule wrote wrong experience to
+""" "Verified" means a tool confirmed the answer: the cases where a weaker rule wrote wrong experience to
 memory, each now refused, and the rule itself."""
 
 from __future__ import annotations
@@ -63,6 +63,25 @@ async def test_a_candidate_whose_program_failed_is_never_verified(box: ProcessSa
     candidate = result.iterations[0].candidates[0]
     assert "SyntaxError" in candidate.tool_calls[0].output and not candidate.tool_calls[0].ok
     assert kinds(result)["own_program"] is False and kinds(result)["independent_check"] is True
+    assert not result.verified and store.experiences == {}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [  # seen from the embedded model: a function defined and never called, its last line taken as the answer
+        "```python\ndef solve():\n    pens = 12\n    answer = pens / 3 * 2\n```",
+        # a crashed program whose source holds the right number
+        "```python\nprint(int(input()) * 8)\n```",
+    ],
+)
+async def test_a_number_in_a_program_that_computed_nothing_is_not_its_answer(box: ProcessSandbox, reply: str) -> None:
+    model = scripted_team(
+        planner=planner_reply, solver=reply, judge="Score: 1",
+        verifier=lambda r: "```python\nprint(12 / 3 * 2)\n```" if CHECK in r.prompt else "\\boxed{8}",
+    )  # fmt: skip
+    store = InMemoryExperienceStore()
+    result = await make_xolver(model, store, box).asolve(PENS)
+    assert {c.answer for c in result.iterations[0].candidates} == {None}
     assert not result.verified and store.experiences == {}
 
 

@@ -52,6 +52,11 @@ def extract_code(text: str) -> str | None:
     return blocks[-1] if blocks else None
 
 
+def without_code(text: str) -> str:
+    """The prose of a reply: its fenced code blocks removed (a number inside a program is not an answer)."""
+    return _CODE_BLOCK.sub("\n", text)
+
+
 def extract_answer(text: str, kind: TaskKind) -> str | None:
     """The final answer of a math or general reply: boxed, else an 'answer is' phrase, else the last number."""
     if kind == "code":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import re
 
+from xolver.schema import Candidate
 from xolver.team.parsing import as_number
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -18,6 +19,16 @@ _STOP = frozenset(
         "what", "many", "much", "then", "also", "again", "she", "he", "they",
     ]
 )
+
+
+def program_answered(candidate: Candidate) -> bool | None:
+    """Whether a candidate's programs ran and the last one printed something: None when it wrote none.
+    A program that crashed, or ran and printed nothing (a function defined and never called), computed
+    no answer, whatever its source says."""
+    runs = [call for call in candidate.tool_calls if call.tool == "python"]
+    if not runs:
+        return None
+    return all(call.ok for call in runs) and bool(runs[-1].output.strip())
 
 
 def answer_from_output(output: str) -> str | None:

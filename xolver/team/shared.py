@@ -6,6 +6,7 @@ from collections import Counter
 
 from xolver.schema import Candidate
 from xolver.team.parsing import canonical_answer
+from xolver.team.programs import program_answered
 
 
 def answer_key(candidate: Candidate) -> str | None:
@@ -15,11 +16,10 @@ def answer_key(candidate: Candidate) -> str | None:
 
 def support(candidate: Candidate) -> float:
     """How much a candidate's answer counts in a vote: 1 when its own program ran and printed it, 1/2 when
-    it only wrote it down, 0 when its program failed (whatever it wrote then is unsupported)."""
-    runs = [call for call in candidate.tool_calls if call.tool == "python"]
-    if not runs:
-        return 0.5
-    return 1.0 if all(call.ok for call in runs) else 0.0
+    it only wrote it down, 0 when its program failed or printed nothing (whatever it wrote then is
+    unsupported)."""
+    answered = program_answered(candidate)
+    return 0.5 if answered is None else float(answered)
 
 
 class SharedMemory:

@@ -9,7 +9,7 @@ from xolver.llm.usage import usage_scope
 from xolver.memory.views import problem_key
 from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
 from xolver.team.agent import Agent, clip
-from xolver.team.parsing import extract_answer, extract_code
+from xolver.team.parsing import extract_answer, extract_code, without_code
 from xolver.team.programs import answer_from_output
 from xolver.team.templates import render
 from xolver.tools.python import run_python
@@ -133,18 +133,18 @@ class Solver(Agent):
                 return await self._code_candidate(problem, prompt, text, base, usage, iteration, agent)
             return await self._reasoned_candidate(problem, text, base, usage)
 
-    async def _reasoned_candidate(
-        self, problem: Problem, text: str, base: dict[str, Any], usage: Usage
-    ) -> Candidate:
-        """A math or general answer. Python the solver wrote is run: its output beats the model's arithmetic."""
+    async def _reasoned_candidate(self, problem: Problem, text: str, base: dict[str, Any], usage: Usage) -> Candidate:
+        """A math or general answer. Python the solver wrote is run: what it printed beats the model's
+        arithmetic; a program that crashed or printed nothing leaves the prose's answer, if any."""
         code = extract_code(text)
         if code is None or self.sandbox is None:
             return Candidate(**base, reasoning=text, answer=extract_answer(text, problem.kind), usage=usage)
         call = await run_python(self.sandbox, code, timeout=self.config.sandbox_timeout)
-        printed = answer_from_output(call.output) if call.ok else None
-        answer = printed if problem.kind == "math" and printed else extract_answer(text, problem.kind)
-        if problem.kind != "math" and call.ok and call.output.strip():
-            answer = call.output.strip().splitlines()[-1].strip()
+        printed = call.output.strip() if call.ok else ""
+        if printed:
+            answer = answer_from_output(printed) if problem.kind == "math" else printed.splitlines()[-1].strip()
+        else:  # the program computed nothing: only what the prose says stands, never a number from the code
+            answer = extract_answer(without_code(text), problem.kind)
         note = f"\n[program output]\n{call.output}" if call.output else ""
         return Candidate(**base, reasoning=text + note, answer=answer, tool_calls=[call], usage=usage)
 

@@ -18,6 +18,7 @@ from xolver.schema import Candidate, Evidence, Problem, TestCase, Verification
 from xolver.team.agent import Agent, clip
 from xolver.team.evidence import CERTAINTY_THRESHOLD, verdict
 from xolver.team.parsing import as_number, extract_answer, extract_boxed, extract_code, parse_json_lines
+from xolver.team.programs import program_answered
 from xolver.team.shared import answer_key
 from xolver.team.templates import render
 from xolver.tools.python import run_python
@@ -147,12 +148,16 @@ def new_tests(reply: str, shown: list[TestCase]) -> list[TestCase]:
 
 
 def own_program(best: Candidate) -> Evidence:
-    """A candidate whose own code failed is never verified; one without code has nothing to say here."""
-    runs = [call for call in best.tool_calls if call.tool == "python"]
-    if not runs:
+    """A candidate whose own code failed or printed nothing is never verified; one without code has
+    nothing to say here."""
+    answered = program_answered(best)
+    if answered is None:
         return Evidence(kind="own_program", passed=None, detail="no program")
-    ok = all(call.ok for call in runs)
-    return Evidence(kind="own_program", passed=ok, detail="ran cleanly" if ok else "its program failed")
+    if answered:
+        return Evidence(kind="own_program", passed=True, detail="ran cleanly and printed its answer")
+    failed = any(not call.ok for call in best.tool_calls if call.tool == "python")
+    why = "its program failed" if failed else "its program printed nothing"
+    return Evidence(kind="own_program", passed=False, detail=why)
 
 
 def judged(best: Candidate, threshold: float) -> Evidence:
