@@ -54,11 +54,12 @@ def _problem(prompt: str) -> tuple[str, int]:
 
 
 def _solver(request: ModelRequest) -> str:
-    pid, product = _problem(request.prompt)
-    role = re.search(r"You are the (\w+)", request.prompt).group(1)  # type: ignore[union-attr]
+    asked = request.messages[-1].content  # earlier turns may hold a solved exemplar's problem
+    pid, product = _problem(asked)
+    role = re.search(r"You are the (\w+)", asked).group(1)  # type: ignore[union-attr]
     if pid in FAILING_SOLVER and role == "Checker":
         raise ModelServerError("injected: the server failed", status=503)
-    retry = "previous attempt" in request.prompt
+    retry = "previous attempt" in asked
     wrong = pid in ALWAYS_WRONG or (pid in WRONG_FIRST and not retry)
     answer = product + 1 if wrong else product
     if pid in PYTHON_SOLVER:

@@ -269,6 +269,38 @@ async def test_exemplars_reach_the_solvers_and_verified_solutions_are_learned() 
     assert any(e.kind == "memory_written" for e in events)
 
 
+async def test_a_solved_program_is_shown_as_an_earlier_turn_and_a_strategy_stays_quoted() -> None:
+    program = "boxes = 4\npens_per_box = 3\nprint(boxes * pens_per_box)"
+    store = InMemoryExperienceStore([
+        Experience(kind="solution", problem="Each of 4 boxes holds 3 pens. How many pens?", verified=True,
+                   content=f"Program:\n```python\n{program}\n```\nAnswer: 12"),
+        Experience(kind="strategy", problem="How many pens in 7 boxes of 2?", verified=True,
+                   content="Multiply the groups by their size."),
+    ])  # fmt: skip
+    model = good_team()
+    await make_xolver(model, store, printing_sandbox(), exemplars=2, iterations=1).asolve(
+        "Each of 6 boxes holds 5 pens. How many pens?"
+    )
+    for request in (r for r in model.requests if r.role == "solver"):
+        system, asked, answered, final = request.messages
+        assert (system.role, asked.role, answered.role, final.role) == ("system", "user", "assistant", "user")
+        assert asked.content == "Problem:\nEach of 4 boxes holds 3 pens. How many pens?"
+        assert answered.content == f"```python\n{program}\n```", "the program alone, as the model's own reply"
+        assert final.content.startswith("Problem:\nEach of 6 boxes holds 5 pens.")
+        assert "Multiply the groups by their size." in final.content and "boxes = 4" not in final.content
+
+
+async def test_code_problems_keep_their_exemplars_in_the_prompt() -> None:
+    fragment = "def add(a, b):\n    return a + b"
+    store = InMemoryExperienceStore([Experience(kind="code_fragment", task_kind="code", problem="Write add(a, b).",
+                                                content=f"```python\n{fragment}\n```", verified=True)])  # fmt: skip
+    model = scripted_team(planner=planner_reply, coder=f"```python\n{fragment}\n```", judge="Score: 1")
+    problem = Problem(text="Write plus(a, b).", kind="code", entry_point="plus")
+    await make_xolver(model, store, exemplars=1, iterations=1).asolve(problem)
+    coder = next(r for r in model.requests if r.role == "coder")
+    assert [m.role for m in coder.messages] == ["system", "user"] and "return a + b" in coder.messages[-1].content
+
+
 async def test_unverified_solutions_are_never_written() -> None:
     store = InMemoryExperienceStore()
     xolver = make_xolver(good_team(score="0.3"), store, exemplars=2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from xolver.errors import ModelError, ModelUnreachable
 from xolver.llm.base import Message, ModelResponse
 from xolver.llm.client import ModelClient
@@ -30,9 +32,10 @@ class Agent:
         role: AgentRole | None = None,
         temperature: float | None = None,
         logprobs: bool = False,
+        history: Sequence[Message] = (),
     ) -> ModelResponse | ModelError:
-        """One chat turn: the shared system prompt, then `prompt`; seeds differ per agent and turn, and the
-        completion budget is `task`'s for this model (a reasoning model's are larger).
+        """One chat turn: the shared system prompt, earlier turns (`history`), then `prompt`; seeds differ
+        per agent and turn, and the completion budget is `task`'s for this model (a reasoning model's are larger).
 
         A failed call comes back as a value: the model's failure is an observation the caller records (on a
         candidate, a judgement, a fallback). An unreachable server still raises: no run goes on without it.
@@ -40,7 +43,7 @@ class Agent:
         role = role or self.role
         max_tokens = self.config.tokens(task, reasoning=self.client.reasons(role))
         seed = None if self.config.seed is None else self.config.seed + seed_offset
-        messages = [Message(role="system", content=render("system")), Message(role="user", content=prompt)]
+        messages = [Message(role="system", content=render("system")), *history, Message(role="user", content=prompt)]
         if temperature is None:
             temperature = self.config.control_temperature if self.follows_format else self.config.temperature
         try:

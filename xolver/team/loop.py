@@ -43,7 +43,7 @@ from xolver.team.judge import Judge
 from xolver.team.memory_agents import Learner, Recaller
 from xolver.team.planner import Planner, fallback_roles
 from xolver.team.shared import SharedMemory
-from xolver.team.solver import Solver, render_exemplars, render_shared
+from xolver.team.solver import Solver, render_shared
 from xolver.team.verifier import Verifier
 
 EventSink = Callable[[TraceEvent], Awaitable[None] | None]
@@ -190,7 +190,6 @@ class XolverLoop:
     ) -> StopReason:
         """Run up to I rounds; returns why it stopped. The deadline or a spent token budget ends the
         rounds, not the solve: the team's best so far is verified and returned."""
-        exemplar_text = render_exemplars(exemplars)
         previous: dict[int, Candidate] = {}
         try:
             async with asyncio.timeout_at(until):
@@ -200,7 +199,7 @@ class XolverLoop:
                     shared_text = render_shared(shared.kept)
                     shown = {c.id for c in shared.kept}
                     turns = [
-                        self._turn(problem, role, agent, index, exemplar_text, shared_text, previous, shown)
+                        self._turn(problem, role, agent, index, exemplars, shared_text, previous, shown)
                         for agent, role in enumerate(roles)
                     ]
                     candidates = await gather_turns(turns)
@@ -239,7 +238,7 @@ class XolverLoop:
         role: Role,
         agent: int,
         index: int,
-        exemplars: str,
+        exemplars: list[Experience],
         shared: str,
         previous: dict[int, Candidate],
         shown: set[str],

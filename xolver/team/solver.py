@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xolver.errors import ModelError, ModelTruncated
+from xolver.llm.base import Message
 from xolver.llm.usage import usage_scope
 from xolver.memory.views import problem_key
 from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
@@ -59,6 +60,30 @@ def render_exemplars(exemplars: list[Experience]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def exemplar_turns(exemplars: list[Experience], problem: Problem) -> tuple[list[Message], list[Experience]]:
+    """For a math problem, each solved problem whose records hold a program becomes two earlier turns of the
+    conversation, the problem asked and the program answered; the other exemplars stay in the prompt.
+
+    A small model copies the shape of what it "said" before far more readily than an example quoted inside
+    the prompt (SmolLM2-135M, first solver call on tests/data/families.jsonl: README "Experience memory"). The
+    best exemplar comes last, next to the problem.
+    """
+    if problem.kind != "math":
+        return [], exemplars
+    turns: list[Message] = []
+    rest: list[Experience] = []
+    for slot in reversed(exemplar_slots(exemplars)):
+        programs = [code for e in slot if e.kind != "strategy" and (code := extract_code(e.content))]
+        if not programs:
+            rest[:0] = slot
+            continue
+        turns += [
+            Message(role="user", content=render("exemplar_turn", problem=clip(slot[0].problem, 600))),
+            Message(role="assistant", content=f"```python\n{clip(programs[0], EXEMPLAR_CHARS)}\n```"),
+        ]
+    return turns, rest
+
+
 def _with_feedback(candidate: Candidate) -> str:
     judgement = candidate.judgement
     body = clip(candidate.reasoning, ATTEMPT_CHARS)
@@ -102,16 +127,17 @@ class Solver(Agent):
         *,
         agent: int,
         iteration: int,
-        exemplars: str,
+        exemplars: list[Experience],
         shared: str,
         previous: Candidate | None,
         previous_shown: bool = False,
     ) -> Candidate:
         """One attempt. A failed model call becomes a candidate with `error` set, for the next round."""
+        history, quoted = exemplar_turns(exemplars, problem)
         prompt = render(
             "solver",
             problem=problem.text,
-            exemplars=exemplars,
+            exemplars=render_exemplars(quoted),
             shared=shared,
             role_name=role.name,
             role_focus=role.focus or "solve the problem",
@@ -123,7 +149,7 @@ class Solver(Agent):
         with usage_scope() as usage:
             reply = await self.try_ask(
                 prompt, task="code" if asks == "coder" else "solve", seed_offset=1000 * iteration + agent, role=asks,
-                logprobs=self.config.wants_logprobs(asks, problem.kind),
+                logprobs=self.config.wants_logprobs(asks, problem.kind), history=history,
             )  # fmt: skip
             if isinstance(reply, ModelError):
                 return Candidate(**base, error=str(reply), cut=isinstance(reply, ModelTruncated), usage=usage)
