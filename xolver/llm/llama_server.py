@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xolver.orphans import exit_with_parent
+
 
 def cpu_has_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether the kernel reports AMX on this CPU (False where there is no /proc/cpuinfo)."""
@@ -36,6 +38,7 @@ def without_extra_buffer_types() -> None:
 
 
 def main() -> None:
+    exit_with_parent()  # uvicorn's SIGTERM waits for the requests in flight; a dead client wants none of them
     if cpu_has_amx():
         without_extra_buffer_types()
     from llama_cpp.server.__main__ import main as serve

@@ -14,6 +14,7 @@ import multiprocessing
 import threading
 
 from xolver.errors import GradingError, UserInputError
+from xolver.orphans import exit_with_parent
 from xolver.sandbox.base import Sandbox
 from xolver.schema import Problem
 from xolver.tools.tests import has_tests, run_tests
@@ -59,7 +60,7 @@ class MathGrader:
         with self._lock:
             if self._pool is None:
                 pool = concurrent.futures.ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
                 )
                 try:
                     pool.submit(_ready).result(timeout=self.start_timeout)
