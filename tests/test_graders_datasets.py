@@ -6,6 +6,8 @@ import base64
 import concurrent.futures
 import json
 import pickle
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -88,6 +90,14 @@ def test_a_worker_that_does_not_start_is_a_grading_failure_not_a_wrong_answer() 
     with pytest.raises(GradingError, match="did not start"):
         grader.equal("5", "5")
     grader.close()
+
+
+def test_a_worker_that_dies_while_starting_says_so(tmp_path: Path) -> None:
+    """A script piped to `python -` cannot be re-imported by a spawned worker, which dies at once: the
+    error says it died, not that it ran out of time."""
+    script = "from xolver.tools.grading import MathGrader\nMathGrader().equal('5', '5')\n"
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, cwd=tmp_path)
+    assert "GradingError: the math grading worker died while starting" in done.stderr
 
 
 def test_a_worker_that_dies_twice_is_a_grading_failure(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,11 +67,14 @@ class MathGrader:
                 except ImportError as exc:
                     _stop(pool)
                     raise UserInputError("grading math needs math-verify: pip install math-verify") from exc
-                except (concurrent.futures.TimeoutError, concurrent.futures.process.BrokenProcessPool) as exc:
+                except concurrent.futures.TimeoutError as exc:
                     _stop(pool)
                     raise GradingError(
                         f"the math grading worker did not start within {self.start_timeout:g} s"
                     ) from exc
+                except concurrent.futures.process.BrokenProcessPool as exc:
+                    _stop(pool)
+                    raise GradingError("the math grading worker died while starting") from exc
                 self._pool = pool
             return self._pool
 
