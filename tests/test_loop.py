@@ -12,7 +12,8 @@ from xolver import Experience, InMemoryExperienceStore, Problem, SolveResult
 from xolver.errors import ModelServerError, ModelTimeout, ModelUnreachable
 from xolver.llm.base import ModelRequest
 from xolver.llm.testing import ScriptedModel, scripted_team
-from xolver.schema import TRACE_EVENT, CandidateReady, Judged, PlanReady, TraceEvent, Verified
+from xolver.schema import TRACE_EVENT, CandidateReady, Judged, PlanReady, Settings, TraceEvent, Verified
+from xolver.team.templates import render
 
 
 def all_candidates(result: SolveResult):
@@ -286,8 +287,18 @@ async def test_a_solved_program_is_shown_as_an_earlier_turn_and_a_strategy_stays
         assert (system.role, asked.role, answered.role, final.role) == ("system", "user", "assistant", "user")
         assert asked.content == "Problem:\nEach of 4 boxes holds 3 pens. How many pens?"
         assert answered.content == f"```python\n{program}\n```", "the program alone, as the model's own reply"
-        assert final.content.startswith("Problem:\nEach of 6 boxes holds 5 pens.")
+        assert final.content.startswith("Problem:\nEach of 6 boxes holds 5 pens. How many pens?\n")
         assert "Multiply the groups by their size." in final.content and "boxes = 4" not in final.content
+        assert "You are the" not in final.content and "```python block" not in final.content, "asked as they were"
+        assert "You are the " in system.content and "```python block" in system.content, "the role and what to do"
+
+
+async def test_without_exemplar_turns_the_team_system_prompt_stays_and_the_prompt_holds_the_role() -> None:
+    model = good_team()
+    await make_xolver(model, iterations=1).asolve("Each of 6 boxes holds 5 pens. How many pens?")
+    for request in (r for r in model.requests if r.role == "solver"):
+        system, final = request.messages
+        assert system.content == render("system") and "You are the " in final.content
 
 
 async def test_code_problems_keep_their_exemplars_in_the_prompt() -> None:
@@ -399,3 +410,14 @@ async def test_an_unreachable_model_in_a_round_is_raised_as_itself() -> None:
         await make_xolver(scripted_team(planner=planner_reply, solver=solver)).asolve("2+3?")
     with pytest.raises(ModelUnreachable):
         await make_xolver(scripted_team(planner=planner_reply, solver=solver)).asolve_many(["2+3?", "4+4?"])
+
+
+@pytest.mark.parametrize(
+    ("configured", "model", "expected"),
+    [(None, "embedded/smollm2-135m-instruct", 0.0), (None, "openai/qwq-32b", 0.7), (None, "scripted", 0.7),
+     (0.4, "embedded/smollm2-135m-instruct", 0.4), (0.0, "openai/qwq-32b", 0.0)],
+)  # fmt: skip
+def test_solvers_sample_unless_the_embedded_model_serves_them_and_a_set_temperature_wins(
+    configured: float | None, model: str, expected: float
+) -> None:
+    assert Settings(temperature=configured).solver_temperature(model) == expected

@@ -33,8 +33,10 @@ class Agent:
         temperature: float | None = None,
         logprobs: bool = False,
         history: Sequence[Message] = (),
+        system: str | None = None,
     ) -> ModelResponse | ModelError:
-        """One chat turn: the shared system prompt, earlier turns (`history`), then `prompt`; seeds differ
+        """One chat turn: the system prompt (the team's shared one unless `system`), earlier turns (`history`),
+        then `prompt`; seeds differ
         per agent and turn, and the completion budget is `task`'s for this model (a reasoning model's are larger).
 
         A failed call comes back as a value: the model's failure is an observation the caller records (on a
@@ -43,9 +45,12 @@ class Agent:
         role = role or self.role
         max_tokens = self.config.tokens(task, reasoning=self.client.reasons(role))
         seed = None if self.config.seed is None else self.config.seed + seed_offset
-        messages = [Message(role="system", content=render("system")), *history, Message(role="user", content=prompt)]
-        if temperature is None:
-            temperature = self.config.control_temperature if self.follows_format else self.config.temperature
+        system = render("system") if system is None else system
+        messages = [Message(role="system", content=system), *history, Message(role="user", content=prompt)]
+        if temperature is None and self.follows_format:
+            temperature = self.config.control_temperature
+        elif temperature is None:
+            temperature = self.config.solver_temperature(self.client.model_name(role))
         try:
             return await self.client.complete(
                 role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed, logprobs=logprobs

@@ -134,22 +134,13 @@ class Solver(Agent):
     ) -> Candidate:
         """One attempt. A failed model call becomes a candidate with `error` set, for the next round."""
         history, quoted = exemplar_turns(exemplars, problem)
-        prompt = render(
-            "solver",
-            problem=problem.text,
-            exemplars=render_exemplars(quoted),
-            shared=shared,
-            role_name=role.name,
-            role_focus=role.focus or "solve the problem",
-            previous=render_previous(previous, shown_above=previous_shown),
-            instructions=answer_instructions(problem),
-        )
+        system, prompt = self.messages(problem, role, history, quoted, shared, previous, previous_shown)
         base: dict[str, Any] = {"role": role.name, "agent": agent, "iteration": iteration}
         asks = "coder" if problem.kind == "code" else "solver"
         with usage_scope() as usage:
             reply = await self.try_ask(
                 prompt, task="code" if asks == "coder" else "solve", seed_offset=1000 * iteration + agent, role=asks,
-                logprobs=self.config.wants_logprobs(asks, problem.kind), history=history,
+                logprobs=self.config.wants_logprobs(asks, problem.kind), history=history, system=system,
             )  # fmt: skip
             if isinstance(reply, ModelError):
                 return Candidate(**base, error=str(reply), cut=isinstance(reply, ModelTruncated), usage=usage)
@@ -158,6 +149,36 @@ class Solver(Agent):
             if problem.kind == "code":
                 return await self._code_candidate(problem, prompt, text, base, usage, iteration, agent)
             return await self._reasoned_candidate(problem, text, base, usage)
+
+    @staticmethod
+    def messages(
+        problem: Problem,
+        role: Role,
+        history: list[Message],
+        quoted: list[Experience],
+        shared: str,
+        previous: Candidate | None,
+        previous_shown: bool,
+    ) -> tuple[str | None, str]:
+        """The system prompt (None: the team's) and the user prompt of an attempt.
+
+        After exemplar turns the problem is asked exactly as theirs were, and what to do and the agent's role
+        move to the system prompt: SmolLM2-135M, shown a solved program of the same kind as an earlier turn,
+        wrote a right program for 5 of 36 family problems asked that way and for 1 of 36 with the instructions
+        around the problem (README "Embedded model"). The team's attempts and its own come after the problem.
+        """
+        focus = role.focus or "solve the problem"
+        instructions = answer_instructions(problem)
+        earlier = render_previous(previous, shown_above=previous_shown)
+        if not history:
+            prompt = render("solver", problem=problem.text, exemplars=render_exemplars(quoted), shared=shared,
+                            role_name=role.name, role_focus=focus, previous=earlier,
+                            instructions=instructions)  # fmt: skip
+            return None, prompt
+        system = render("solver_system", system=render("system"), instructions=instructions, role_name=role.name,
+                        role_focus=focus)  # fmt: skip
+        return system, render("solver_turn", problem=problem.text, exemplars=render_exemplars(quoted), shared=shared,
+                              previous=earlier)  # fmt: skip
 
     async def _reasoned_candidate(self, problem: Problem, text: str, base: dict[str, Any], usage: Usage) -> Candidate:
         """A math or general answer. Python the solver wrote is run: what it printed beats the model's
