@@ -287,10 +287,9 @@ async def test_a_solved_program_is_shown_as_an_earlier_turn_and_a_strategy_stays
         assert (system.role, asked.role, answered.role, final.role) == ("system", "user", "assistant", "user")
         assert asked.content == "Problem:\nEach of 4 boxes holds 3 pens. How many pens?"
         assert answered.content == f"```python\n{program}\n```", "the program alone, as the model's own reply"
-        assert final.content.startswith("Problem:\nEach of 6 boxes holds 5 pens. How many pens?\n")
-        assert "Multiply the groups by their size." in final.content and "boxes = 4" not in final.content
-        assert "You are the" not in final.content and "```python block" not in final.content, "asked as they were"
+        assert final.content == "Problem:\nEach of 6 boxes holds 5 pens. How many pens?", "asked as they were"
         assert "You are the " in system.content and "```python block" in system.content, "the role and what to do"
+        assert "Multiply the groups by their size." in system.content and "boxes = 4" not in system.content
 
 
 async def test_without_exemplar_turns_the_team_system_prompt_stays_and_the_prompt_holds_the_role() -> None:

@@ -464,8 +464,8 @@ class Settings(Record):
         """The configured temperature, else greedy for the embedded model (`model` names the model serving the
         call) and SOLVER_TEMPERATURE for the rest.
         SmolLM2-135M's programs fall apart when it is sampled: with a solved program of the same kind as an
-        earlier turn it got 5 of 36 family problems right greedy, 2-4 at 0.3 and 1 at 0.7 (README "Embedded
-        model"); a team of such agents still differs by role."""
+        earlier turn it got 5 of 36 family problems right greedy, 2-4 at 0.3 and 1 at 0.7 (README "Experience
+        memory"); a team of such agents still differs by role."""
         if self.temperature is not None:
             return self.temperature
         return 0.0 if model.split("/")[0] == EMBEDDED_MODEL else SOLVER_TEMPERATURE

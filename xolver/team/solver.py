@@ -165,7 +165,9 @@ class Solver(Agent):
         After exemplar turns the problem is asked exactly as theirs were, and what to do and the agent's role
         move to the system prompt: SmolLM2-135M, shown a solved program of the same kind as an earlier turn,
         wrote a right program for 5 of 36 family problems asked that way and for 1 of 36 with the instructions
-        around the problem (README "Embedded model"). The team's attempts and its own come after the problem.
+        around the problem (README "Experience memory"); a strategy quoted after the problem was copied as the
+        answer. So exemplars without a program join the system prompt; the team's attempts and the agent's own
+        come after the problem.
         """
         focus = role.focus or "solve the problem"
         instructions = answer_instructions(problem)
@@ -176,9 +178,8 @@ class Solver(Agent):
                             instructions=instructions)  # fmt: skip
             return None, prompt
         system = render("solver_system", system=render("system"), instructions=instructions, role_name=role.name,
-                        role_focus=focus)  # fmt: skip
-        return system, render("solver_turn", problem=problem.text, exemplars=render_exemplars(quoted), shared=shared,
-                              previous=earlier)  # fmt: skip
+                        role_focus=focus, exemplars=render_exemplars(quoted))  # fmt: skip
+        return system, render("solver_turn", problem=problem.text, shared=shared, previous=earlier)
 
     async def _reasoned_candidate(self, problem: Problem, text: str, base: dict[str, Any], usage: Usage) -> Candidate:
         """A math or general answer. Python the solver wrote is run: what it printed beats the model's
