@@ -56,7 +56,8 @@ def _problem(prompt: str) -> tuple[str, int]:
 def _solver(request: ModelRequest) -> str:
     asked = request.messages[-1].content  # earlier turns may hold a solved exemplar's problem
     pid, product = _problem(asked)
-    role = re.search(r"You are the (\w+)", asked).group(1)  # type: ignore[union-attr]
+    told = f"{request.messages[0].content}\n{asked}"  # after exemplar turns the role is in the system prompt
+    role = re.search(r"You are the (\w+)", told).group(1)  # type: ignore[union-attr]
     if pid in FAILING_SOLVER and role == "Checker":
         raise ModelServerError("injected: the server failed", status=503)
     retry = "previous attempt" in asked

@@ -13,7 +13,9 @@ from xolver.team.shared import SharedMemory
 @pytest.mark.parametrize(
     ("output", "answer"),
     [("8\n", "8"), ("Speed: 40.000 km/h", "40.000"), ("The answer is 1,200 dollars", "1200"),
-     ("12\n\n", "12"), ("", None), ("no number here", "no number here"), ("3/4", "3/4")],
+     ("12\n\n", "12"), ("", None), ("no number here", "no number here"), ("3/4", "3/4"),
+     ("2*sqrt(3)", "2*sqrt(3)"), ("x^2 + 1", "x^2 + 1"), ("\\frac{1}{2}", "\\frac{1}{2}"),
+     ("The final answer is: 120", "120"), ("3 + 4 = 7", "7")],
 )  # fmt: skip
 def test_the_answer_is_what_the_program_printed_last(output: str, answer: str | None) -> None:
     assert answer_from_output(output) == answer

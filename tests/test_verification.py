@@ -107,6 +107,20 @@ async def test_a_right_answer_confirmed_by_an_independent_program_is_verified_an
     assert solution.confidence == 1.0 and "independent_check an independent program printed 8.0" in solution.evidence
 
 
+@pytest.mark.parametrize(("check_prints", "verified"), [("The total cost is 8.0 dollars.", True),
+                                                         ("The total cost is 80 dollars.", False)])  # fmt: skip
+async def test_an_independent_program_that_prints_a_sentence_is_read_as_a_candidates_program_is(
+    box: ProcessSandbox, check_prints: str, verified: bool
+) -> None:
+    """Seen from the embedded model: the check printed `The final answer is: 120` and was set aside as unreadable."""
+    model = scripted_team(
+        planner=planner_reply, solver="```python\nprint(12 // 3 * 2)\n```", judge="Score: 1",
+        verifier=lambda r: f"```python\nprint({check_prints!r})\n```" if CHECK in r.prompt else "",
+    )  # fmt: skip
+    result = await make_xolver(model, InMemoryExperienceStore(), box).asolve(PENS)
+    assert result.answer == "8" and result.verified is verified and kinds(result)["independent_check"] is verified
+
+
 SUM = Problem(
     text="Read integers on one line and print their sum.", kind="code",
     tests=[TestCase(input="1 2 3\n", output="6\n"), TestCase(input="10 -4\n", output="6\n")],

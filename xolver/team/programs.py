@@ -32,15 +32,24 @@ def program_answered(candidate: Candidate) -> bool | None:
 
 
 def answer_from_output(output: str) -> str | None:
-    """The answer a program printed: its last line when that is a value, else the last number in it."""
+    """The answer a program printed: its last line when that is a value (a number, an expression such as
+    `2*sqrt(3)`, LaTeX), else the last number in it (`The total is 65.`), else the line."""
     lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
     if not lines:
         return None
     last = lines[-1]
-    if as_number(last) is not None:
+    if as_number(last) is not None or "\\" in last or _is_expression(last):
         return last
     numbers = _NUMBER.findall(last.replace(",", ""))
     return numbers[-1] if numbers else last
+
+
+def _is_expression(line: str) -> bool:
+    try:
+        ast.parse(line.replace("^", "**"), mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 def _names(problem: str) -> dict[str, str]:

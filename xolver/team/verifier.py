@@ -18,7 +18,7 @@ from xolver.schema import Candidate, Evidence, Problem, TestCase, Verification
 from xolver.team.agent import Agent, clip
 from xolver.team.evidence import CERTAINTY_THRESHOLD, verdict
 from xolver.team.parsing import as_number, extract_answer, extract_boxed, extract_code, parse_json_lines
-from xolver.team.programs import program_answered
+from xolver.team.programs import answer_from_output, program_answered
 from xolver.team.shared import answer_key
 from xolver.team.templates import render
 from xolver.tools.python import run_python
@@ -116,9 +116,9 @@ class Verifier(Agent):
         if not printed:
             why = "the check program failed" if not call.ok else "the check program printed nothing"
             return Evidence(kind="independent_check", passed=None, detail=why)
-        value = printed[-1]
+        value = answer_from_output(call.output) or printed[-1]  # read as a candidate's program is read
         same = await self._same(value, answer)
-        detail = f"an independent program printed {clip(value, 60)}"
+        detail = f"an independent program printed {clip(printed[-1], 60)}"
         return Evidence(kind="independent_check", passed=same, detail=detail)
 
     async def _same(self, computed: str, answer: str) -> bool | None:
