@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def doubling_team() -> ScriptedModel:
     """Solves 'What is N doubled?' right, with a program, and checks it with another."""
 
     def number(request: ModelRequest) -> int:
-        return int(request.prompt.split("What is ")[1].split()[0])
+        """The problem asked opens the last message: earlier turns and the system prompt hold exemplars."""
+        return int(re.findall(r"What is (\d+) doubled", request.messages[-1].content)[0])
 
     def solver(request: ModelRequest) -> str:
         return f"```python\nn = {number(request)}\nprint(n * 2)\n```"
