@@ -466,9 +466,14 @@ class Settings(Record):
         SmolLM2-135M's programs fall apart when it is sampled: with a solved program of the same kind as an
         earlier turn it got 5 of 36 family problems right greedy, 2-4 at 0.3 and 1 at 0.7 (README "Experience
         memory"); a team of such agents still differs by role."""
-        if self.temperature is not None:
-            return self.temperature
-        return 0.0 if model.split("/")[0] == EMBEDDED_MODEL else SOLVER_TEMPERATURE
+        if self.temperature is None and model.split("/")[0] == EMBEDDED_MODEL:
+            return 0.0
+        return self.sampling_temperature
+
+    @property
+    def sampling_temperature(self) -> float:
+        """The temperature of calls that must sample, whichever model serves them (self-consistency's)."""
+        return SOLVER_TEMPERATURE if self.temperature is None else self.temperature
 
     def model_for(self, role: AgentRole) -> str:
         return self.models.get(role, self.model)

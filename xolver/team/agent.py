@@ -36,8 +36,8 @@ class Agent:
         system: str | None = None,
     ) -> ModelResponse | ModelError:
         """One chat turn: the system prompt (the team's shared one unless `system`), earlier turns (`history`),
-        then `prompt`; seeds differ
-        per agent and turn, and the completion budget is `task`'s for this model (a reasoning model's are larger).
+        then `prompt`; seeds differ per agent and turn, and the completion budget is `task`'s for this model (a
+        reasoning model's are larger).
 
         A failed call comes back as a value: the model's failure is an observation the caller records (on a
         candidate, a judgement, a fallback). An unreachable server still raises: no run goes on without it.

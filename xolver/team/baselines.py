@@ -33,7 +33,6 @@ from xolver.errors import ModelError, ModelTruncated
 from xolver.llm.client import ModelClient
 from xolver.llm.usage import call_log, usage_scope
 from xolver.schema import (
-    SOLVER_TEMPERATURE,
     Candidate,
     IterationRecord,
     MethodName,
@@ -176,8 +175,7 @@ class SelfConsistency(ChainOfThought):
                 break
             index = len(iterations)
             size = min(wave, k - len(drawn))
-            hot = SOLVER_TEMPERATURE if self.config.temperature is None else self.config.temperature  # any model
-            first = len(drawn)
+            hot, first = self.config.sampling_temperature, len(drawn)
             batch = await asyncio.gather(
                 *(self.sample(problem, prompt, iteration=index, agent=first + i, temperature=hot) for i in range(size))
             )

@@ -112,13 +112,12 @@ class Verifier(Agent):
         if code is None:
             return Evidence(kind="independent_check", passed=None, detail="no check program was written")
         call = await run_python(self.sandbox, code, timeout=self.config.sandbox_timeout)
-        printed = [line.strip() for line in call.output.splitlines() if line.strip()] if call.ok else []
-        if not printed:
+        value = answer_from_output(call.output) if call.ok else None  # read as a candidate's program is read
+        if value is None:
             why = "the check program failed" if not call.ok else "the check program printed nothing"
             return Evidence(kind="independent_check", passed=None, detail=why)
-        value = answer_from_output(call.output) or printed[-1]  # read as a candidate's program is read
         same = await self._same(value, answer)
-        detail = f"an independent program printed {clip(printed[-1], 60)}"
+        detail = f"an independent program printed {clip(call.output.strip().splitlines()[-1].strip(), 60)}"
         return Evidence(kind="independent_check", passed=same, detail=detail)
 
     async def _same(self, computed: str, answer: str) -> bool | None:
