@@ -3,6 +3,8 @@ memory, each now refused, and the rule itself."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from helpers import make_xolver, planner_reply
 
@@ -28,9 +30,12 @@ def kinds(result) -> dict[str, bool | None]:
 
 
 async def test_two_agreeing_candidates_and_full_marks_do_not_verify_a_wrong_answer(box: ProcessSandbox) -> None:
-    """The chat case: 42 from every solver, full marks from the judge; an independent program says 8."""
+    """The chat case: 42 from every solver (each in its own words, so they agree), full marks from the judge;
+    an independent program says 8."""
+    said = itertools.count(1)
     model = scripted_team(
-        planner=planner_reply, solver="12 pens cost 42 dollars. \\boxed{42}", judge="Correct.\nScore: 1",
+        planner=planner_reply, solver=lambda r: f"Way {next(said)}: 12 pens cost 42 dollars. \\boxed{{42}}",
+        judge="Correct.\nScore: 1",
         verifier=lambda r: f"```python\n{PENS_PROGRAM}\n```" if CHECK in r.prompt else "",
     )  # fmt: skip
     store = InMemoryExperienceStore()
@@ -95,8 +100,9 @@ async def test_a_server_that_answers_42_to_everything_verifies_nothing(box: Proc
 
 
 async def test_a_right_answer_confirmed_by_an_independent_program_is_verified_and_says_why(box: ProcessSandbox) -> None:
+    programs = itertools.cycle(["print(12 // 3 * 2)", "print(2 * 12 // 3)", "pens = 12\nprint(pens // 3 * 2)"])
     model = scripted_team(
-        planner=planner_reply, solver="```python\nprint(12 // 3 * 2)\n```", judge="Score: 1",
+        planner=planner_reply, solver=lambda r: f"```python\n{next(programs)}\n```", judge="Score: 1",
         verifier=lambda r: "```python\ngroups = 12 / 3\nprint(groups * 2)\n```" if CHECK in r.prompt else "",
     )  # fmt: skip
     store = InMemoryExperienceStore()

@@ -40,6 +40,10 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-memory", dest="memory", action="store_const", const="off", help="memory mode off")
     parser.add_argument("--seed-bank", dest="seed_bank", help="what a new store starts with: default, none, FILE")
     parser.add_argument("--sandbox", choices=choices("sandbox"), help="where agents' code runs")
+    parser.add_argument(
+        "--no-analogy", dest="analogy", action="store_const", const=False,
+        help="no candidate from a retrieved solved program rebound to the problem's numbers",
+    )  # fmt: skip
 
 
 def _add_memory_flags(parser: argparse.ArgumentParser) -> None:

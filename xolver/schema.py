@@ -248,6 +248,9 @@ class Candidate(Record):
     certainty: float | None = Field(None, description="mean token probability of the reply, given logprobs")
     error: str | None = None
     cut: bool = Field(False, description="the reply was cut at its token limit, also after a larger retry")
+    copied: str | None = Field(
+        None, description="the example problem whose numbers its program computes with, more than with this one's"
+    )
     judgement: Judgement | None = None
 
     @property
@@ -375,6 +378,9 @@ class Settings(Record):
         0.1, ge=-1.0, le=1.0, description="mean view similarity an exemplar needs (tools/bench_retrieval.py)"
     )
     recall: bool = Field(True, description="when memory has nothing relevant, the model recalls a similar problem")
+    analogy: bool = Field(
+        True, description="math: a retrieved solved program, rebound to the problem's numbers, is one more candidate"
+    )
     samples: int = Field(5, ge=1, le=256, description="k: samples drawn by the self-consistency baseline")
     cheatsheet_file: Path | None = Field(None, description="where the cheatsheet baseline keeps its sheet between runs")
     budget: int | None = Field(

@@ -43,7 +43,7 @@ from xolver.team.judge import Judge
 from xolver.team.memory_agents import Learner, Recaller
 from xolver.team.planner import Planner, fallback_roles
 from xolver.team.shared import SharedMemory
-from xolver.team.solver import Solver, render_shared
+from xolver.team.solver import Solver, analogies, render_shared
 from xolver.team.verifier import Verifier
 
 EventSink = Callable[[TraceEvent], Awaitable[None] | None]
@@ -202,6 +202,8 @@ class XolverLoop:
                         self._turn(problem, role, agent, index, exemplars, shared_text, previous, shown)
                         for agent, role in enumerate(roles)
                     ]
+                    if index == 0:
+                        turns += self._analogies(problem, exemplars, first_agent=len(roles))
                     candidates = await gather_turns(turns)
                     if all(c.error is not None for c in candidates) and not all(c.cut for c in candidates):
                         raise ModelError(f"every solver call of iteration {index + 1} failed: {candidates[0].error}")
@@ -245,7 +247,7 @@ class XolverLoop:
     ) -> Candidate:
         """One agent's turn: attempt, then judge at once, so judging overlaps the slower solvers."""
         await self._emit(AgentStarted(problem_id=problem.id, role=role.name, agent=agent, iteration=index))
-        candidate = await self.solver.attempt(
+        attempt = self.solver.attempt(
             problem,
             role,
             agent=agent,
@@ -255,9 +257,25 @@ class XolverLoop:
             previous=previous.get(agent),
             previous_shown=agent in previous and previous[agent].id in shown,
         )
+        return await self._judged(problem, attempt)
+
+    def _analogies(
+        self, problem: Problem, exemplars: list[Experience], *, first_agent: int
+    ) -> list[Coroutine[Any, Any, Candidate]]:
+        """The first round's extra candidates: retrieved solved programs rebound to this problem's numbers,
+        run and judged beside the agents' attempts (numbered after them)."""
+        if not self.config.analogy or self.solver.sandbox is None:
+            return []
+        return [
+            self._judged(problem, self.solver.analogy(program, solved, agent=first_agent + i))
+            for i, (program, solved) in enumerate(analogies(exemplars, problem))
+        ]
+
+    async def _judged(self, problem: Problem, pending: Awaitable[Candidate]) -> Candidate:
+        candidate = await pending
         await self._emit(CandidateReady(problem_id=problem.id, candidate=candidate))
         judgement = await self.judge.judge(problem, candidate)
-        await self._emit(Judged(problem_id=problem.id, judgement=judgement, role=role.name))
+        await self._emit(Judged(problem_id=problem.id, judgement=judgement, role=candidate.role))
         return candidate.model_copy(update={"judgement": judgement})
 
 

@@ -12,7 +12,7 @@ from xolver.team.parsing import as_number
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _TOKEN = re.compile(r"-?\d+(?:\.\d+)?|[A-Za-z]+|[.?!;:]")
-_STOP = frozenset(
+STOP_WORDS = frozenset(
     [
         "a", "an", "the", "of", "for", "and", "or", "to", "per", "in", "on", "at", "by", "each", "every", "is", "are",
         "was", "were", "it", "its", "with", "from", "than", "more", "less", "times", "has", "have", "had", "how",
@@ -60,7 +60,7 @@ def _names(problem: str) -> dict[str, str]:
     def word(start: int, step: int) -> str | None:
         i = start + step
         while 0 <= i < len(tokens) and not _NUMBER.fullmatch(tokens[i]) and tokens[i] not in ".?!;:":
-            if tokens[i].lower() not in _STOP:
+            if tokens[i].lower() not in STOP_WORDS:
                 return tokens[i].lower()
             i += step
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
 from collections import Counter
 
 from xolver.schema import Candidate
@@ -16,10 +18,56 @@ def answer_key(candidate: Candidate) -> str | None:
 
 def support(candidate: Candidate) -> float:
     """How much a candidate's answer counts in a vote: 1 when its own program ran and printed it, 1/2 when
-    it only wrote it down, 0 when its program failed or printed nothing (whatever it wrote then is
-    unsupported)."""
+    it only wrote it down, 0 when its program failed, printed nothing (whatever it wrote then is
+    unsupported) or computed with an example's numbers instead of the problem's."""
+    if candidate.copied is not None:
+        return 0.0
     answered = program_answered(candidate)
     return 0.5 if answered is None else float(answered)
+
+
+def evidence_key(candidate: Candidate) -> str:
+    """What two candidates must differ in for their agreement to count twice: the program that printed the
+    answer, else the reasoning. Agents decoding greedily from near-identical prompts often write the very same
+    program (SmolLM2-135M: three agents, one `print(20 * 4)`); that is one piece of evidence, not three."""
+    runs = [call for call in candidate.tool_calls if call.tool == "python"]
+    if not runs:
+        return " ".join(candidate.reasoning.split())
+    code = str(runs[-1].arguments.get("code", ""))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return " ".join(code.split())
+    return ast.unparse(_Renamed().visit(tree))  # comments, layout and names make no program of their own
+
+
+class _Renamed(ast.NodeTransformer):
+    """Every variable renamed by the order it first appears: `cost = 9 * 30` and `total = 9 * 30` are one
+    program."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id not in _BUILTINS:
+            node.id = self.names.setdefault(node.id, f"v{len(self.names)}")
+        return node
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def distinct_support(candidates: list[Candidate]) -> dict[str | None, float]:
+    """Each answer's vote: the support of every distinct program (or reasoning) that gave it, counted once."""
+    best: dict[tuple[str | None, str], float] = {}
+    for c in candidates:
+        if (key := answer_key(c)) is not None:
+            slot = (key, evidence_key(c))
+            best[slot] = max(best.get(slot, 0.0), support(c))
+    votes: dict[str | None, float] = {}
+    for (key, _), value in best.items():
+        votes[key] = votes.get(key, 0.0) + value
+    return votes
 
 
 class SharedMemory:
@@ -27,9 +75,9 @@ class SharedMemory:
 
     Code candidates rank by score (their tests), then by how many agree, then the later attempt. Other
     candidates rank by the vote of every candidate seen so far (m x I of them): the support of their
-    answer, executed programs counting double, plus half the judge's score; a judge model of the team's
-    own size alone does not pick the answer. Candidates the judge could not score rank below the scored
-    ones; failed candidates are never kept.
+    answer, executed programs counting double and the same program written twice counting once, plus half
+    the judge's score; a judge model of the team's own size alone does not pick the answer. Candidates the
+    judge could not score rank below the scored ones; failed candidates are never kept.
     """
 
     JUDGE_WEIGHT = 0.5
@@ -49,10 +97,7 @@ class SharedMemory:
         self.seen += [c for c in candidates if c.error is None]
         pool = {c.id: c for c in [*self.kept, *candidates] if c.error is None and c.judgement is not None}
         agree = Counter(answer_key(c) for c in pool.values() if answer_key(c) is not None)
-        votes: dict[str | None, float] = {}
-        for c in self.seen:
-            if answer_key(c) is not None:
-                votes[answer_key(c)] = votes.get(answer_key(c), 0.0) + support(c)
+        votes = distinct_support(self.seen)
 
         def rank(c: Candidate) -> tuple[float, float, int]:
             score = c.score if c.score is not None else -1.0

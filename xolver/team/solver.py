@@ -10,6 +10,7 @@ from xolver.llm.usage import usage_scope
 from xolver.memory.views import problem_key
 from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
 from xolver.team.agent import Agent, clip
+from xolver.team.analogy import adapt, copied_from
 from xolver.team.parsing import extract_answer, extract_code, without_code
 from xolver.team.programs import answer_from_output
 from xolver.team.templates import render
@@ -84,6 +85,20 @@ def exemplar_turns(exemplars: list[Experience], problem: Problem) -> tuple[list[
     return turns, rest
 
 
+def analogies(exemplars: list[Experience], problem: Problem) -> list[tuple[str, str]]:
+    """For a math problem, the program of each retrieved verified solve rebound to the problem's numbers,
+    with the problem it solved (`xolver.team.analogy`); a program two solves share, once."""
+    if problem.kind != "math":
+        return []
+    found: dict[str, str] = {}
+    for slot in exemplar_slots(exemplars):
+        codes = [code for e in slot if e.verified and e.kind != "strategy" and (code := extract_code(e.content))]
+        program = adapt(codes[0], slot[0].problem, problem.text) if codes else None
+        if program is not None:
+            found.setdefault(program, slot[0].problem)
+    return list(found.items())
+
+
 def _with_feedback(candidate: Candidate) -> str:
     judgement = candidate.judgement
     body = clip(candidate.reasoning, ATTEMPT_CHARS)
@@ -148,7 +163,8 @@ class Solver(Agent):
             text = reply.text.strip()
             if problem.kind == "code":
                 return await self._code_candidate(problem, prompt, text, base, usage, iteration, agent)
-            return await self._reasoned_candidate(problem, text, base, usage)
+            examples = [slot[0].problem for slot in exemplar_slots(exemplars)]
+            return await self._reasoned_candidate(problem, text, base, usage, examples)
 
     @staticmethod
     def messages(
@@ -181,9 +197,24 @@ class Solver(Agent):
                         role_focus=focus, exemplars=render_exemplars(quoted))  # fmt: skip
         return system, render("solver_turn", problem=problem.text, shared=shared, previous=earlier)
 
-    async def _reasoned_candidate(self, problem: Problem, text: str, base: dict[str, Any], usage: Usage) -> Candidate:
+    async def analogy(self, program: str, solved: str, *, agent: int) -> Candidate:
+        """An adapted program as a candidate of the first round: what it prints is its answer, as for any
+        candidate's program."""
+        assert self.sandbox is not None
+        call = await run_python(self.sandbox, program, timeout=self.config.sandbox_timeout)
+        printed = call.output.strip() if call.ok else ""
+        text = f"Adapted from the solved problem: {clip(solved, 600)}\n```python\n{program}\n```"
+        note = f"\n[program output]\n{call.output}" if call.output else ""
+        answer = answer_from_output(printed) if printed else None
+        return Candidate(role="analogy", agent=agent, iteration=0, reasoning=text + note, answer=answer,
+                         tool_calls=[call])  # fmt: skip
+
+    async def _reasoned_candidate(
+        self, problem: Problem, text: str, base: dict[str, Any], usage: Usage, examples: list[str]
+    ) -> Candidate:
         """A math or general answer. Python the solver wrote is run: what it printed beats the model's
-        arithmetic; a program that crashed or printed nothing leaves the prose's answer, if any."""
+        arithmetic; a program that crashed or printed nothing leaves the prose's answer, if any; one that
+        computes with an example's numbers is marked a copy (it gets no vote and is never verified)."""
         code = extract_code(text)
         if code is None or self.sandbox is None:
             return Candidate(**base, reasoning=text, answer=extract_answer(text, problem.kind), usage=usage)
@@ -194,7 +225,8 @@ class Solver(Agent):
         else:  # the program computed nothing: only what the prose says stands, never a number from the code
             answer = extract_answer(without_code(text), problem.kind)
         note = f"\n[program output]\n{call.output}" if call.output else ""
-        return Candidate(**base, reasoning=text + note, answer=answer, tool_calls=[call], usage=usage)
+        copied = copied_from(code, problem.text, examples) if problem.kind == "math" else None
+        return Candidate(**base, reasoning=text + note, answer=answer, tool_calls=[call], usage=usage, copied=copied)
 
     async def _code_candidate(
         self, problem: Problem, prompt: str, text: str, base: dict[str, Any], usage: Usage, iteration: int, agent: int

@@ -19,7 +19,7 @@ from xolver.team.agent import Agent, clip
 from xolver.team.evidence import CERTAINTY_THRESHOLD, verdict
 from xolver.team.parsing import as_number, extract_answer, extract_boxed, extract_code, parse_json_lines
 from xolver.team.programs import answer_from_output, program_answered
-from xolver.team.shared import answer_key
+from xolver.team.shared import answer_key, evidence_key
 from xolver.team.templates import render
 from xolver.tools.python import run_python
 from xolver.tools.sympy_check import sympy_equal
@@ -60,7 +60,8 @@ class Verifier(Agent):
 
     def _agreement(self, best: Candidate, kept: list[Candidate]) -> Evidence:
         needed = min(self.config.verify_agreement, len(kept))
-        agree = sum(1 for c in kept if answer_key(c) is not None and answer_key(c) == answer_key(best))
+        alike = {evidence_key(c) for c in kept if answer_key(c) is not None and answer_key(c) == answer_key(best)}
+        agree = len(alike)  # the same program from two agents is one candidate's word
         detail = f"{agree} of {len(kept)} kept candidates agree ({needed} needed)"
         if needed < 2:
             return Evidence(kind="agreement", passed=None, detail=f"{detail}: one candidate has nothing to agree with")
@@ -150,6 +151,9 @@ def own_program(best: Candidate) -> Evidence:
     """A candidate whose own code failed or printed nothing is never verified; one without code has
     nothing to say here."""
     answered = program_answered(best)
+    if best.copied is not None:
+        why = f"its program computes with the numbers of another problem: {clip(best.copied, 80)}"
+        return Evidence(kind="own_program", passed=False, detail=why)
     if answered is None:
         return Evidence(kind="own_program", passed=None, detail="no program")
     if answered:

@@ -1,0 +1,166 @@
+"""A solved sibling's program rebound to a new problem's numbers, and a vote that counts a program once:
+the cases that would fool them are refused."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import CHECK_PROMPT, make_xolver, planner_reply
+
+from xolver import InMemoryExperienceStore
+from xolver.llm.base import ModelRequest
+from xolver.llm.testing import scripted_team
+from xolver.sandbox import ProcessSandbox
+from xolver.schema import Candidate, Experience, Judgement, Problem, ToolCall
+from xolver.team.analogy import adapt, copied_from, numbers
+from xolver.team.shared import SharedMemory, distinct_support
+from xolver.team.solver import analogies
+
+TRAIN = "A train covers 180 km in 3 hours at a steady pace. What is its speed in km per hour?"
+TRAIN_PROGRAM = "distance_km = 180\nhours = 3\nprint(distance_km / hours)"
+TRUCK = "In 5 hours a truck drives 350 km. At what average speed, in km/h, was it driving?"
+
+
+def test_numbers_are_matched_by_what_they_measure_not_by_the_order_they_come_in() -> None:
+    program = adapt(TRAIN_PROGRAM, TRAIN, TRUCK)
+    assert program == "distance_km = 350\nhours = 5\nprint(distance_km / hours)"
+
+
+def test_numbers_in_words_are_numbers_and_a_constant_the_problem_does_not_state_is_kept() -> None:
+    mugs = "Seven identical mugs cost 28 dollars. What do 3 of these mugs cost in dollars?"
+    program = "mugs_bought = 7\ntotal_cost = 28\nmugs_wanted = 3\nprint(total_cost / mugs_bought * mugs_wanted)"
+    cups = "Five cups cost 15 dollars. What do 4 of these cups cost in dollars?"
+    assert adapt(program, mugs, cups) == (
+        "mugs_bought = 5\ntotal_cost = 15\nmugs_wanted = 4\nprint(total_cost / mugs_bought * mugs_wanted)"
+    )
+    film = "A film lasts 2 hours and 10 minutes. How many minutes long is it?"
+    minutes = "minutes_per_hour = 60\nhours = 2\nminutes = 10\nprint(hours * minutes_per_hour + minutes)"
+    adapted = adapt(minutes, film, "A talk lasts 3 hours and 5 minutes. How many minutes long is it?")
+    assert adapted is not None and adapted.splitlines()[:3] == ["minutes_per_hour = 60", "hours = 3", "minutes = 5"]
+    assert [n.text for n in numbers("Three plants grew 15, 21 and 30 cm.")] == ["3", "15", "21", "30"]
+
+
+@pytest.mark.parametrize(
+    ("program", "solved", "new", "why"),
+    [
+        (TRAIN_PROGRAM, TRAIN, "A car drives 120 km in 2 hours and then 60 km more. How far did it go?",
+         "a problem stating another count of numbers is not of the same kind"),
+        ("hours = 3\nprint(180 / hours)", TRAIN, TRUCK, "180 is left in the computation: it would not change"),
+        ("bags = 8\nper_bag = 8\nprint(bags * per_bag)", "8 bags hold 8 marbles each. How many marbles?",
+         "6 bags hold 9 marbles each. How many marbles?", "which 8 is which cannot be told"),
+        ("print(180 / 3)", TRAIN, TRUCK, "no named quantities to change"),
+        ("distance_km = 180\nprint(distance_km /", TRAIN, TRUCK, "not a program"),
+        ("speed = 60\nprint(speed * 2)", TRAIN, TRUCK, "no header value is a number of the solved problem"),
+    ],
+)  # fmt: skip
+def test_a_program_that_cannot_be_rebound_faithfully_is_not_adapted(
+    program: str, solved: str, new: str, why: str
+) -> None:
+    assert adapt(program, solved, new) is None, why
+
+
+def test_only_verified_math_solves_with_a_program_are_adapted() -> None:
+    records = [
+        Experience(kind="solution", problem=TRAIN, content=f"Program:\n```python\n{TRAIN_PROGRAM}\n```", verified=True),
+        Experience(kind="solution", problem="A cyclist rides 84 km in 4 hours. What is her speed in km per hour?",
+                   content="```python\nkm = 84\nhours = 4\nprint(km / hours)\n```", verified=False),
+    ]  # fmt: skip
+    assert analogies(records, Problem(text=TRUCK)) == [
+        ("distance_km = 350\nhours = 5\nprint(distance_km / hours)", TRAIN)
+    ], "a recollection or an unverified solve is no pattern to follow"
+    assert analogies(records, Problem(text=TRUCK, kind="code")) == []
+
+
+def test_a_program_computing_with_an_examples_numbers_is_a_copy_and_one_needing_a_constant_is_not() -> None:
+    assert copied_from(TRAIN_PROGRAM, TRUCK, [TRAIN]) == TRAIN
+    assert copied_from("print(180 / 5)", TRUCK, [TRAIN]) is None, "as many of its own numbers: not called a copy"
+    talk = "A talk lasts 3 hours and 5 minutes. How many minutes long is it?"
+    film = "A film lasts 60 minutes. How many hours long is it?"
+    assert copied_from("print(3 * 60 + 5)", talk, [film]) is None, "60 is the example's, 3 and 5 are the problem's"
+    assert copied_from("print(350 / 5)", TRUCK, [TRAIN]) is None
+
+
+def ran(code: str, output: str) -> list[ToolCall]:
+    return [ToolCall(tool="python", arguments={"code": code}, output=output, ok=True)]
+
+
+def candidate(agent: int, code: str, answer: str, score: float | None = None) -> Candidate:
+    made = Candidate(role="solver", agent=agent, iteration=0, answer=answer, tool_calls=ran(code, answer))
+    status = "scored" if score is not None else "unparsed"
+    judgement = Judgement(candidate_id=made.id, judge="llm", status=status, score=score)
+    return made.model_copy(update={"judgement": judgement})
+
+
+def test_the_same_program_written_by_three_agents_is_one_vote() -> None:
+    """Seen on the embedded model: three greedy agents wrote `pack_cost = 9 * 30` under three names (270) and
+    outvoted two different programs that printed 45."""
+    copies = [
+        candidate(0, "pack_cost = 9 * 30\nprint(pack_cost)", "270", 1.0),
+        candidate(1, "pack_to_dollar = 9 * 30  # the cost\n\nprint(pack_to_dollar)", "270", 1.0),
+        candidate(2, "pack_to_dollar = 9 * 30\nprint( pack_to_dollar )", "270", 1.0),
+    ]
+    others = [
+        candidate(3, "boxes = 30 / 6\nprint(boxes * 9)", "45", 1.0),
+        candidate(4, "price = 9 / 6\nprint(price * 30)", "45"),
+    ]
+    assert distinct_support(copies + others) == {"270": 1.0, "45": 2.0}
+    shared = SharedMemory(3)
+    shared.update(copies + others)
+    assert shared.best is not None and shared.best.answer == "45"
+
+
+@pytest.fixture(scope="module")
+def box() -> ProcessSandbox:
+    return ProcessSandbox()
+
+
+SPEED_BANK = [
+    Experience(kind="solution", problem=TRAIN, content=f"Program:\n```python\n{TRAIN_PROGRAM}\n```\nAnswer: 60",
+               verified=True),
+]  # fmt: skip
+
+
+def copying_team(check: str):
+    """Three agents that copy the sibling's program unchanged (it prints the sibling's 60), and a checker whose
+    independent program prints `check`."""
+
+    def verifier(request: ModelRequest) -> str:
+        return f"```python\nprint({check})\n```" if CHECK_PROMPT in request.prompt else ""
+
+    return scripted_team(planner=planner_reply, solver=f"```python\n{TRAIN_PROGRAM}\n```", judge="Score: 1",
+                         verifier=verifier)  # fmt: skip
+
+
+async def test_the_rebound_sibling_program_outvotes_agents_that_copied_it_and_is_verified_by_the_check(
+    box: ProcessSandbox,
+) -> None:
+    store = InMemoryExperienceStore(SPEED_BANK)
+    result = await make_xolver(copying_team("350 / 5"), store, box, iterations=1, exemplars=1).asolve(TRUCK)
+    roles = [c.role for c in result.iterations[0].candidates]
+    assert roles.count("analogy") == 1 and len(roles) == 4, "one extra candidate beside the m agents"
+    assert result.answer == "70.0" and result.verified
+    learned = next(e for e in store.experiences.values() if e.kind == "solution" and e.problem == TRUCK)
+    assert "distance_km = 350" in learned.content, "the rebound program is what memory keeps"
+
+    off = await make_xolver(copying_team("350 / 5"), InMemoryExperienceStore(SPEED_BANK), box, iterations=1,
+                            exemplars=1, analogy=False).asolve(TRUCK)  # fmt: skip
+    assert off.answer == "60.0" and not off.verified and "analogy" not in [c.role for c in off.iterations[0].candidates]
+
+
+async def test_a_rebound_program_the_independent_check_disagrees_with_is_neither_verified_nor_learned(
+    box: ProcessSandbox,
+) -> None:
+    """A sibling of the wrong kind (distance from speed and time) rebinds cleanly and prints a wrong number."""
+    bus = "A bus drives at 45 km per hour for 6 hours. How many km does it drive?"
+    store = InMemoryExperienceStore([
+        Experience(kind="solution", problem=bus, verified=True,
+                   content="```python\nspeed_kmh = 45\nhours = 6\nprint(speed_kmh * hours)\n```"),
+    ])  # fmt: skip
+    model = scripted_team(
+        planner=planner_reply, solver="```python\nprint(45 * 6 + 1480)\n```", judge="Score: 1",
+        verifier=lambda r: "```python\nprint(350 / 5)\n```" if CHECK_PROMPT in r.prompt else "",
+    )  # fmt: skip
+    result = await make_xolver(model, store, box, iterations=1, exemplars=1).asolve(TRUCK)
+    analogy = next(c for c in result.iterations[0].candidates if c.role == "analogy")
+    assert analogy.answer == "1750"
+    assert result.answer == "1750" and not result.verified
+    assert [e for e in store.experiences.values() if e.problem == TRUCK] == []
