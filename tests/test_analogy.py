@@ -164,3 +164,33 @@ async def test_a_rebound_program_the_independent_check_disagrees_with_is_neither
     assert analogy.answer == "1750"
     assert result.answer == "1750" and not result.verified
     assert [e for e in store.experiences.values() if e.problem == TRUCK] == []
+
+
+def rebound(agent: int, code: str, answer: str, score: float | None = None) -> Candidate:
+    return candidate(agent, code, answer, score).model_copy(update={"role": "analogy"})
+
+
+def test_on_a_tied_vote_the_analogy_of_the_best_retrieved_exemplar_ranks_first_whatever_the_judge_said() -> None:
+    pool = [
+        candidate(0, "print(96 * 4)", "384", 1.0),
+        rebound(3, "km = 96\nhours = 4\nprint(km / hours)", "24"),  # the judge's reply could not be read
+        rebound(4, "speed = 96\nhours = 4\nprint(speed / hours / 16)", "1.5", 1.0),
+    ]
+    shared = SharedMemory(3, judge_weight=0.0)
+    shared.update(pool)
+    assert shared.best is not None and shared.best.answer == "24"
+    weighed = SharedMemory(3, judge_weight=0.5)
+    weighed.update(pool)
+    assert weighed.best is not None and weighed.best.answer == "1.5", "a judge that counts breaks the tie"
+
+
+@pytest.mark.parametrize(
+    ("configured", "judge_model", "weight"),
+    [(None, "embedded/smollm2-135m-instruct", 0.0), (None, "openai/qwq-32b", 0.5), (0.25, "embedded/x", 0.25)],
+)  # fmt: skip
+def test_the_embedded_judge_has_no_say_in_the_vote_unless_it_is_given_one(
+    configured: float | None, judge_model: str, weight: float
+) -> None:
+    from xolver.schema import Settings
+
+    assert Settings(judge_weight=configured).vote_judge_weight(judge_model) == weight

@@ -95,7 +95,8 @@ class XolverLoop:
             except TimeoutError:
                 late = True
             await self._emit(PlanReady(problem_id=problem.id, roles=roles, exemplars=len(exemplars)))
-            shared = SharedMemory(self.config.agents, by_tests=problem.kind == "code")
+            weight = self.config.vote_judge_weight(self.client.model_name("judge"))
+            shared = SharedMemory(self.config.agents, by_tests=problem.kind == "code", judge_weight=weight)
             iterations: list[IterationRecord] = []
             stop_reason: StopReason = "deadline"
             if not late:

@@ -6,9 +6,11 @@ import ast
 import builtins
 from collections import Counter
 
-from xolver.schema import Candidate
+from xolver.schema import JUDGE_WEIGHT, Candidate
 from xolver.team.parsing import canonical_answer
 from xolver.team.programs import program_answered
+
+ANALOGY = "analogy"  # the role of a candidate rebound from a verified solve's program (xolver.team.analogy)
 
 
 def answer_key(candidate: Candidate) -> str | None:
@@ -75,16 +77,18 @@ class SharedMemory:
 
     Code candidates rank by score (their tests), then by how many agree, then the later attempt. Other
     candidates rank by the vote of every candidate seen so far (m x I of them): the support of their
-    answer, executed programs counting double and the same program written twice counting once, plus half
-    the judge's score; a judge model of the team's own size alone does not pick the answer. Candidates the
-    judge could not score rank below the scored ones; failed candidates are never kept.
+    answer, executed programs counting double and the same program written twice counting once, plus
+    `judge_weight` times the judge's score; a judge model of the team's own size alone does not pick the
+    answer. On a tied vote a program rebound from a verified solve (an `analogy`) ranks first: on the
+    embedded model's family run 17 of 46 such candidates were right, 4 of 79 of the agents' own; among
+    analogies, the one from the best retrieved exemplar. Then the scored candidates before the ones the
+    judge could not score; failed candidates are never kept.
     """
 
-    JUDGE_WEIGHT = 0.5
-
-    def __init__(self, capacity: int, *, by_tests: bool = False) -> None:
+    def __init__(self, capacity: int, *, by_tests: bool = False, judge_weight: float = JUDGE_WEIGHT) -> None:
         self.capacity = capacity
         self.by_tests = by_tests
+        self.judge_weight = judge_weight
         self.kept: list[Candidate] = []
         self.seen: list[Candidate] = []
         self.top_answers: list[str | None] = []
@@ -99,12 +103,14 @@ class SharedMemory:
         agree = Counter(answer_key(c) for c in pool.values() if answer_key(c) is not None)
         votes = distinct_support(self.seen)
 
-        def rank(c: Candidate) -> tuple[float, float, int]:
+        def rank(c: Candidate) -> tuple[float, ...]:
             score = c.score if c.score is not None else -1.0
             if self.by_tests:
                 return (score, agree.get(answer_key(c), 0), c.iteration)
+            vote = votes.get(answer_key(c), 0.0) + self.judge_weight * max(score, 0.0)
             scored = 1.0 if c.score is not None else 0.0  # an unscored candidate only wins on the vote
-            return (votes.get(answer_key(c), 0.0) + self.JUDGE_WEIGHT * max(score, 0.0), scored, c.iteration)
+            rebound = c.role == ANALOGY  # analogies in the order of their exemplars: the best retrieved first
+            return (vote, rebound, -c.agent if rebound else 0, scored, c.iteration)
 
         self.kept = sorted(pool.values(), key=rank, reverse=True)[: self.capacity]
         self.top_answers.append(answer_key(self.best) if self.best else None)

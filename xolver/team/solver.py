@@ -13,6 +13,7 @@ from xolver.team.agent import Agent, clip
 from xolver.team.analogy import adapt, copied_from
 from xolver.team.parsing import extract_answer, extract_code, without_code
 from xolver.team.programs import answer_from_output
+from xolver.team.shared import ANALOGY
 from xolver.team.templates import render
 from xolver.tools.python import run_python
 
@@ -206,7 +207,7 @@ class Solver(Agent):
         text = f"Adapted from the solved problem: {clip(solved, 600)}\n```python\n{program}\n```"
         note = f"\n[program output]\n{call.output}" if call.output else ""
         answer = answer_from_output(printed) if printed else None
-        return Candidate(role="analogy", agent=agent, iteration=0, reasoning=text + note, answer=answer,
+        return Candidate(role=ANALOGY, agent=agent, iteration=0, reasoning=text + note, answer=answer,
                          tool_calls=[call])  # fmt: skip
 
     async def _reasoned_candidate(
