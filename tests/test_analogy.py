@@ -50,6 +50,17 @@ def test_numbers_in_words_are_numbers_and_a_constant_the_problem_does_not_state_
         ("print(180 / 3)", TRAIN, TRUCK, "no named quantities to change"),
         ("distance_km = 180\nprint(distance_km /", TRAIN, TRUCK, "not a program"),
         ("speed = 60\nprint(speed * 2)", TRAIN, TRUCK, "no header value is a number of the solved problem"),
+        ("meters = 3.5\ncentimeters_per_meter = 100\nprint(meters * centimeters_per_meter)",
+         "A rope is 3.5 meters long. How many centimeters long is it?", "What is 3 doubled?",
+         "one number each, and not a word in common: nothing says they are of a kind"),
+        ("books = 40\npercent_novels = 25\nprint(books * percent_novels / 100)",
+         "A shelf holds 40 books and 25% of them are novels. How many novels are there?",
+         "Ana counts bolts in 29 crates, each with 347 bolts. How many bolts does Ana count?",
+         "two numbers each, paired by their order alone"),
+        ("books = 640\npercent_novels = 15\nprint(books * percent_novels / 100)",
+         "In a library of 640 books, 15% are novels. How many novels are there?",
+         "Bo counts books in 29 shelves, each with 347 books. How many books does Bo count?",
+         "a word in common ('books'), but 15% is no count of books"),
     ],
 )  # fmt: skip
 def test_a_program_that_cannot_be_rebound_faithfully_is_not_adapted(

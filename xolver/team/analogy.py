@@ -6,7 +6,8 @@ does that change itself (SmolLM2-135M, shown a right sibling program as an earli
 36 when asked to write one, 8 of 36 when asked only to write the named lines), while the change is
 mechanical once each number of the new problem is matched to the number of the solved one that plays its
 part. The match here uses the words around each number (its unit, what it counts, `each`/`per`), the order
-they come in breaking ties; a problem whose numbers cannot all be matched gets no analogy. The adapted
+they come in breaking ties; a problem whose numbers cannot all be matched, or whose best pairing shares no word
+at all (nothing says the two problems are of a kind), gets no analogy. The adapted
 program is one more candidate: it is run, judged and voted on like the team's own, and verified after.
 """
 
@@ -76,17 +77,27 @@ def _stem(token: str) -> str | None:
 
 def match(solved: list[Number], new: list[Number]) -> dict[int, Number] | None:
     """Each number of the solved problem paired with the new problem's number that plays its part: the
-    pairing whose numbers share the most context words, the one that keeps their order among equals. None
-    when the problems state different counts of numbers (not the same kind) or too many to try."""
+    pairing whose numbers share the most context words, the one that keeps their order among equals; a
+    percentage pairs only with a percentage. None when the problems state different counts of numbers or too
+    many to try, when no pairing is allowed, and when no matched pair shares a word: order alone pairs any
+    two problems with as many numbers (the seed bank's rope conversion, `meters = 3.5; print(meters * 100)`,
+    turned "What is 3 doubled?" into 300). Rebinding each of 29 right programs of the family set to every
+    other problem of it, the two rules drop 669 of 752 rebindings across families (37 right by chance,
+    none of those kept) and 18 of 87 within a family (14 right): 28 of the 48 problems keep a right
+    rebinding, of 31."""
     if len(solved) != len(new) or not solved or len(solved) > _MAX_NUMBERS:
         return None
     best: tuple[int, int] | None = None
     pairing: tuple[int, ...] = ()
     for order in itertools.permutations(range(len(new))):
+        if any((solved[i].unit == "percent") != (new[j].unit == "percent") for i, j in enumerate(order)):
+            continue  # "15% are novels" is no count of books
         shared = sum(_likeness(solved[i], new[j]) for i, j in enumerate(order))
         kept = -sum(1 for a, b in itertools.combinations(order, 2) if a > b)
         if best is None or (shared, kept) > best:
             best, pairing = (shared, kept), order
+    if best is None or best[0] == 0:
+        return None
     return {i: new[j] for i, j in enumerate(pairing)}
 
 
