@@ -6,9 +6,10 @@ does that change itself (SmolLM2-135M, shown a right sibling program as an earli
 36 when asked to write one, 8 of 36 when asked only to write the named lines), while the change is
 mechanical once each number of the new problem is matched to the number of the solved one that plays its
 part. The match here uses the words around each number (its unit, what it counts, `each`/`per`), the order
-they come in breaking ties; a problem whose numbers cannot all be matched, or whose best pairing shares no word
-at all (nothing says the two problems are of a kind), gets no analogy. The adapted
-program is one more candidate: it is run, judged and voted on like the team's own, and verified after.
+they come in breaking ties, a percentage only ever standing for a percentage; a problem whose numbers cannot
+all be matched, or whose best pairing shares no word at all (nothing says the two problems are of a kind),
+gets no analogy. The adapted program is one more candidate: it is run, judged and voted on like the team's
+own, and verified after.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from xolver.team.programs import STOP_WORDS
 _NAMES = ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
 _WORDS = {word: n for n, word in enumerate(_NAMES, 2)}
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[A-Za-z]+|%|[.?!;]")
-_ALIKE = {"%": "percent", "each": "per", "every": "per"}
+_PERCENT = "percent"
+_ALIKE = {"%": _PERCENT, "each": "per", "every": "per"}
 _WINDOW = 2
 _MAX_NUMBERS = 7  # matching tries every order of the numbers: 7! = 5040 at most
 
@@ -90,7 +92,7 @@ def match(solved: list[Number], new: list[Number]) -> dict[int, Number] | None:
     best: tuple[int, int] | None = None
     pairing: tuple[int, ...] = ()
     for order in itertools.permutations(range(len(new))):
-        if any((solved[i].unit == "percent") != (new[j].unit == "percent") for i, j in enumerate(order)):
+        if any((solved[i].unit == _PERCENT) != (new[j].unit == _PERCENT) for i, j in enumerate(order)):
             continue  # "15% are novels" is no count of books
         shared = sum(_likeness(solved[i], new[j]) for i, j in enumerate(order))
         kept = -sum(1 for a, b in itertools.combinations(order, 2) if a > b)
