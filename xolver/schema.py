@@ -301,6 +301,7 @@ class Evidence(Record):
     passed: bool | None
     value: float | None = None
     detail: str = ""
+    program: str | None = Field(None, description="the program a check ran, where it ran one (the independent check)")
 
 
 class Verification(Record):

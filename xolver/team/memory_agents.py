@@ -9,16 +9,23 @@ from xolver.memory.base import ExperienceStore
 from xolver.schema import Candidate, Experience, Problem, Verification
 from xolver.team.agent import Agent, clip
 from xolver.team.evidence import summary
-from xolver.team.programs import lift_numbers
+from xolver.team.programs import computes_from, lift_numbers
 from xolver.team.templates import render
 
 
-def passing_code(best: Candidate, verification: Verification) -> list[str]:
-    """Code worth keeping: a program that passed the tests, or Python that ran cleanly in a verified solve."""
+def passing_code(problem: Problem, best: Candidate, verification: Verification) -> list[str]:
+    """Code worth keeping: a program that passed the tests, or Python that ran cleanly in a verified solve.
+    A math answer reached without a program keeps the independent check's, which computed the same value
+    from the problem's numbers alone: the next problem of its kind can then be solved by rebinding it."""
     found = [best.code] if best.code and verification.method == "tests" else []
     found += [
         call.arguments["code"] for call in best.tool_calls if call.tool == "python" and call.ok and best.code is None
     ]
+    if not found:
+        found = [
+            e.program for e in verification.evidence
+            if e.kind == "independent_check" and e.passed and e.program and computes_from(e.program, problem.text)
+        ]  # fmt: skip
     return list(dict.fromkeys(found))
 
 
@@ -71,7 +78,7 @@ class Learner(Agent):
             "problem": problem.text, "task_kind": problem.kind, "source": "self", "verified": True,
             "confidence": verification.confidence, "evidence": summary(verification.evidence),
         }  # fmt: skip
-        programs = passing_code(best, verification)
+        programs = passing_code(problem, best, verification)
         if problem.kind == "math":  # numbers in named variables at the top: a sibling changes those lines
             programs = [lift_numbers(code, problem.text) for code in programs]
         content = best.reasoning

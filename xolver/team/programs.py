@@ -120,6 +120,20 @@ def lift_numbers(program: str, problem: str) -> str:
     return "\n".join(header) + "\n" + ast.unparse(ast.Module(body=body, type_ignores=[]))
 
 
+def computes_from(program: str, problem: str) -> bool:
+    """Whether `program` uses one of the problem's numbers at all: `print(84)` states an answer, it does not
+    compute one, and a sibling could not adapt it."""
+    stated = {float(n) for n in _NUMBER.findall(problem.replace(",", ""))}
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return False
+    return any(
+        isinstance(node, ast.Constant) and type(node.value) in (int, float) and float(node.value) in stated
+        for node in ast.walk(tree)
+    )
+
+
 def _is_naming(stmt: ast.stmt) -> bool:
     """`name = 12`: already a named quantity, left alone."""
     return isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)

@@ -119,7 +119,7 @@ class Verifier(Agent):
             return Evidence(kind="independent_check", passed=None, detail=why)
         same = await self._same(value, answer)
         detail = f"an independent program printed {clip(call.output.strip().splitlines()[-1].strip(), 60)}"
-        return Evidence(kind="independent_check", passed=same, detail=detail)
+        return Evidence(kind="independent_check", passed=same, detail=detail, program=code)
 
     async def _same(self, computed: str, answer: str) -> bool | None:
         """Numbers compared here; anything else symbolically, by sympy in the sandbox."""
