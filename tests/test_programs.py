@@ -4,9 +4,13 @@ and the answer chosen by what the candidates' programs print."""
 from __future__ import annotations
 
 import pytest
+from helpers import make_xolver, planner_reply
 
+from xolver import InMemoryExperienceStore
+from xolver.llm.testing import scripted_team
+from xolver.sandbox import ProcessSandbox
 from xolver.schema import Candidate, Judgement, ToolCall
-from xolver.team.programs import answer_from_output, lift_numbers
+from xolver.team.programs import REPAIRED_NOTE, answer_from_output, lift_numbers, repair_stated_results
 from xolver.team.shared import SharedMemory
 
 
@@ -74,3 +78,38 @@ def test_code_candidates_still_rank_by_their_tests() -> None:
     shared.update([candidate("a", program=None, score=1.0), candidate("b", program=True, score=0.5),
                    candidate("b", program=True, score=0.5)])  # fmt: skip
     assert shared.best is not None and shared.best.answer == "a"
+
+
+@pytest.mark.parametrize(
+    ("program", "repaired"),
+    [  # as the embedded model wrote them on the family set
+        ("total_score = 82 + 90 + 74 = 316\naverage_score = total_score / 3\nprint(average_score)",
+         "total_score = 82 + 90 + 74\naverage_score = total_score / 3\nprint(average_score)"),
+        ("total_temperature = 7 + 11 + 12 + 14 = 50 degrees\nprint(total_temperature / 4)",
+         "total_temperature = 7 + 11 + 12 + 14\nprint(total_temperature / 4)"),
+        ("for day in range(2):\n    x = day * 2 = 4\n    print(x)",
+         "for day in range(2):\n    x = day * 2\n    print(x)"),
+        ("a = 3 = 4 = 5\nprint(a)", "a = 3\nprint(a)"),
+        ("x = y = 2\nprint(x + y)", "x = y = 2\nprint(x + y)"),  # a chained assignment parses: left alone
+        ("Ben = 8\nIn 3 years, Ben will be 1.2 * 6 = 7.4 years old.\nprint(Ben)", None),  # prose is no result
+        ("print(1 +)", None),
+        ("x = 4 = y\nprint(x)", None),  # what follows `=` is no number
+    ],
+)  # fmt: skip
+def test_results_the_model_wrote_after_an_expression_are_dropped_so_python_computes_them(
+    program: str, repaired: str | None
+) -> None:
+    assert repair_stated_results(program) == repaired
+
+
+async def test_a_program_repaired_this_way_is_run_and_says_so() -> None:
+    program = "total_score = 82 + 90 + 74 = 316\nprint(total_score / 3)"
+    model = scripted_team(planner=planner_reply, solver=f"```python\n{program}\n```", judge="Score: 1",
+                          verifier="")  # fmt: skip
+    result = await make_xolver(model, InMemoryExperienceStore(), ProcessSandbox(), iterations=1, analogy=False).asolve(
+        "Jo scored 82, 90 and 74 on three tests. What was her average score?"
+    )
+    candidate = result.iterations[0].candidates[0]
+    assert candidate.answer == "82.0" and result.answer == "82.0"
+    assert REPAIRED_NOTE in candidate.reasoning and "= 316" in candidate.reasoning, "what the model wrote is kept"
+    assert candidate.tool_calls[0].arguments["code"].startswith("total_score = 82 + 90 + 74\n")

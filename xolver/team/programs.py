@@ -11,6 +11,7 @@ from xolver.schema import Candidate
 from xolver.team.parsing import as_number
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_STATED_RESULT = re.compile(r"^(?P<line>.*\S)\s*=\s*-?\$?\d[\d,]*(?:\.\d+)?(?:\s*[A-Za-z%$]+)*\s*\.?\s*$")
 _TOKEN = re.compile(r"-?\d+(?:\.\d+)?|[A-Za-z]+|[.?!;:]")
 STOP_WORDS = frozenset(
     [
@@ -118,6 +119,29 @@ def lift_numbers(program: str, problem: str) -> str:
         return program
     header = [f"{name} = {value}" for value, name in lift.used.items()]
     return "\n".join(header) + "\n" + ast.unparse(ast.Module(body=body, type_ignores=[]))
+
+
+REPAIRED_NOTE = "[program repaired: the results written after `=` were dropped, so Python computes them]"
+
+
+def repair_stated_results(program: str) -> str | None:
+    """A program that does not parse only because the model wrote its own arithmetic's result after an
+    expression (`total = 82 + 90 + 74 = 316`, `= 50 degrees`), with those results dropped so that Python
+    computes them; a program that parses comes back as it is, None when something else keeps it from
+    parsing. SmolLM2-135M wrote such lines in 11 of 180 programs on the family set and 12 of 102 on GSM8K."""
+    lines = program.splitlines()
+    for _ in range(program.count("=") + 1):  # each repair drops one `=`
+        try:
+            ast.parse("\n".join(lines))
+        except SyntaxError as error:
+            at = (error.lineno or 0) - 1
+            found = _STATED_RESULT.match(lines[at]) if 0 <= at < len(lines) else None
+            if found is None:
+                return None
+            lines[at] = found["line"]
+        else:
+            return "\n".join(lines)
+    return None
 
 
 def computes_from(program: str, problem: str) -> bool:

@@ -12,7 +12,7 @@ from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
 from xolver.team.agent import Agent, clip
 from xolver.team.analogy import adapt, copied_from
 from xolver.team.parsing import extract_answer, extract_code, without_code
-from xolver.team.programs import answer_from_output
+from xolver.team.programs import REPAIRED_NOTE, answer_from_output, repair_stated_results
 from xolver.team.shared import ANALOGY
 from xolver.team.templates import render
 from xolver.tools.python import run_python
@@ -219,6 +219,9 @@ class Solver(Agent):
         code = extract_code(text)
         if code is None or self.sandbox is None:
             return Candidate(**base, reasoning=text, answer=extract_answer(text, problem.kind), usage=usage)
+        repaired = repair_stated_results(code) if problem.kind == "math" else None
+        if repaired is not None and repaired != code:
+            code, text = repaired, f"{text}\n{REPAIRED_NOTE}"
         call = await run_python(self.sandbox, code, timeout=self.config.sandbox_timeout)
         printed = call.output.strip() if call.ok else ""
         if printed:

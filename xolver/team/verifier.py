@@ -18,7 +18,7 @@ from xolver.schema import Candidate, Evidence, Problem, TestCase, Verification
 from xolver.team.agent import Agent, clip
 from xolver.team.evidence import CERTAINTY_THRESHOLD, verdict
 from xolver.team.parsing import as_number, extract_answer, extract_boxed, extract_code, parse_json_lines
-from xolver.team.programs import answer_from_output, program_answered
+from xolver.team.programs import answer_from_output, program_answered, repair_stated_results
 from xolver.team.shared import answer_key, evidence_key
 from xolver.team.templates import render
 from xolver.tools.python import run_python
@@ -112,6 +112,7 @@ class Verifier(Agent):
         code = None if isinstance(reply, ModelError) else extract_code(reply.text)
         if code is None:
             return Evidence(kind="independent_check", passed=None, detail="no check program was written")
+        code = repair_stated_results(code) or code
         call = await run_python(self.sandbox, code, timeout=self.config.sandbox_timeout)
         value = answer_from_output(call.output) if call.ok else None  # read as a candidate's program is read
         if value is None:
