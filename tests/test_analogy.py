@@ -40,6 +40,19 @@ def test_numbers_in_words_are_numbers_and_a_constant_the_problem_does_not_state_
     assert [n.text for n in numbers("Three plants grew 15, 21 and 30 cm.")] == ["3", "15", "21", "30"]
 
 
+def test_a_measure_named_by_its_noun_or_its_adjective_is_one_measure() -> None:
+    """Seen on the embedded model's learning run: the verified `length 20 m and width 6 m` field was never
+    rebound to the `14 inches tall and 11 inches wide` poster, no word being shared."""
+    field = "Find the area of a rectangular field with length 20 m and width 6 m, in square metres."
+    program = "length = 20\nwidth = 6\nprint(length * width)"
+    poster = "A poster is 14 inches tall and 11 inches wide. What is its area in square inches?"
+    assert adapt(program, field, poster) == "length = 14\nwidth = 11\nprint(length * width)"
+    pool = "A pool is 3 metres deep, 8 metres long and 5 metres wide. How many cubic metres of water does it hold?"
+    box = "A tank has a depth of 2 feet. It is 6 feet in length and 4 feet in width. What is its volume?"
+    volume = "depth = 3\nlength = 8\nwidth = 5\nprint(depth * length * width)"
+    assert adapt(volume, pool, box) == "depth = 2\nlength = 6\nwidth = 4\nprint(depth * length * width)"
+
+
 @pytest.mark.parametrize(
     ("program", "solved", "new", "why"),
     [

@@ -25,7 +25,10 @@ _NAMES = ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"
 _WORDS = {word: n for n, word in enumerate(_NAMES, 2)}
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[A-Za-z]+|%|[.?!;]")
 _PERCENT = "percent"
-_ALIKE = {"%": _PERCENT, "each": "per", "every": "per"}
+_ALIKE = {
+    "%": _PERCENT, "each": "per", "every": "per",
+    "wide": "width", "broad": "width", "long": "length", "tall": "height", "high": "height", "deep": "depth",
+}  # fmt: skip
 _WINDOW = 2
 _MAX_NUMBERS = 7  # matching tries every order of the numbers: 7! = 5040 at most
 
