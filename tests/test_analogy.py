@@ -11,8 +11,7 @@ from xolver.llm.base import ModelRequest
 from xolver.llm.testing import scripted_team
 from xolver.sandbox import ProcessSandbox
 from xolver.schema import Candidate, Experience, Judgement, Problem, ToolCall
-from xolver.team.analogy import adapt, copied_from, numbers
-from xolver.team.programs import computes_from
+from xolver.team.analogy import adapt, computes_from, copied_from, numbers
 from xolver.team.shared import SharedMemory, distinct_support
 from xolver.team.solver import analogies
 
@@ -229,36 +228,33 @@ GARDEN = "A garden is a rectangle 12 metres long and 7 metres wide. What is its 
 POSTER = "A poster is 14 inches long and 11 inches wide. What is its area in square inches?"
 
 
+def prose_team(answer: str, check: str):
+    """Agents that answer `answer` in prose, and a checker whose independent program is `check`."""
+    return scripted_team(planner=planner_reply, solver=rf"\boxed{{{answer}}}", judge="Score: 1",
+                         verifier=lambda r: f"```python\n{check}\n```" if CHECK_PROMPT in r.prompt else "")  # fmt: skip
+
+
 async def test_a_verified_answer_without_a_program_keeps_the_checks_program_and_a_sibling_is_solved_by_it(
     box: ProcessSandbox,
 ) -> None:
     """Seen on the embedded model: three agents answered 120 in prose, the independent check printed 120 and
     verified it, and memory kept no program, so the next rectangle got no analogy."""
     check = "length = 12\nwidth = 7\nprint('The final answer is:', length * width)"
-
-    def team(solver: str, verifier: str):
-        return scripted_team(planner=planner_reply, solver=solver, judge="Score: 1",
-                             verifier=lambda r: verifier if CHECK_PROMPT in r.prompt else "")  # fmt: skip
-
     store = InMemoryExperienceStore()
-    first = await make_xolver(team(r"\boxed{84}", f"```python\n{check}\n```"), store, box, iterations=1).asolve(GARDEN)
+    first = await make_xolver(prose_team("84", check), store, box, iterations=1).asolve(GARDEN)
     assert first.answer == "84" and first.verified
     kept = [e for e in store.experiences.values() if e.kind == "code_fragment"]
     assert len(kept) == 1 and "length = 12" in kept[0].content, "the check's program, numbers named, is kept"
 
-    sibling = await make_xolver(team(r"\boxed{25}", "```python\nprint(3)\n```"), store, box, iterations=1,
-                                exemplars=1).asolve(POSTER)  # fmt: skip
+    sibling = await make_xolver(prose_team("25", "print(3)"), store, box, iterations=1, exemplars=1).asolve(POSTER)
     analogy = next(c for c in sibling.iterations[0].candidates if c.role == "analogy")
     assert analogy.answer == "154" and sibling.answer == "154"
     assert not sibling.verified, "the sibling's own check disagreed: nothing is learned from it"
 
 
 async def test_a_check_that_disagreed_leaves_no_program_in_memory(box: ProcessSandbox) -> None:
-    sums = "```python\nprint(12 + 7)\n```"
-    model = scripted_team(planner=planner_reply, solver=r"\boxed{84}", judge="Score: 1",
-                          verifier=lambda r: sums if CHECK_PROMPT in r.prompt else "")  # fmt: skip
     store = InMemoryExperienceStore()
-    result = await make_xolver(model, store, box, iterations=1).asolve(GARDEN)
+    result = await make_xolver(prose_team("84", "print(12 + 7)"), store, box, iterations=1).asolve(GARDEN)
     check = next(e for e in result.verification.evidence if e.kind == "independent_check")
     assert not result.verified and check.passed is False
     assert check.program == "print(12 + 7)", "the check's program is on the record"
@@ -267,11 +263,8 @@ async def test_a_check_that_disagreed_leaves_no_program_in_memory(box: ProcessSa
 
 async def test_a_check_that_prints_the_answer_as_a_literal_verifies_but_teaches_no_program(box: ProcessSandbox) -> None:
     """`print(84)` agrees with the answer, yet it computes nothing a sibling could adapt."""
-    literal = "```python\nprint(84)\n```"
-    model = scripted_team(planner=planner_reply, solver=r"\boxed{84}", judge="Score: 1",
-                          verifier=lambda r: literal if CHECK_PROMPT in r.prompt else "")  # fmt: skip
     store = InMemoryExperienceStore()
-    result = await make_xolver(model, store, box, iterations=1).asolve(GARDEN)
+    result = await make_xolver(prose_team("84", "print(84)"), store, box, iterations=1).asolve(GARDEN)
     assert result.verified
     assert [e.kind for e in store.experiences.values()] == ["solution"]
     assert "print(84)" not in next(e for e in store.experiences.values() if e.kind == "solution").content

@@ -110,9 +110,8 @@ def copied_from(program: str, problem: str, examples: list[str]) -> str | None:
     """The example problem a program took its numbers from instead of `problem`: more of its literals are
     numbers that example states and the problem does not than are the problem's own (SmolLM2-135M, shown a
     solved sibling, often returns the sibling's program unchanged, which prints the sibling's answer)."""
-    try:
-        used = [value for node in ast.walk(ast.parse(program)) if (value := _number(node)) is not None]
-    except SyntaxError:
+    used = _literals(program)
+    if used is None:
         return None
     own = {n.value for n in numbers(problem)}
     mine = sum(1 for value in used if value in own)
@@ -121,6 +120,21 @@ def copied_from(program: str, problem: str, examples: list[str]) -> str | None:
         if sum(1 for value in used if value in theirs) > mine:
             return example
     return None
+
+
+def computes_from(program: str, problem: str) -> bool:
+    """Whether `program` uses one of the problem's numbers at all: `print(84)` states an answer, it does not
+    compute one, and a sibling could not adapt it."""
+    own = {n.value for n in numbers(problem)}
+    return any(value in own for value in _literals(program) or [])
+
+
+def _literals(program: str) -> list[float] | None:
+    """The numbers a program writes as literals; None when it does not parse."""
+    try:
+        return [value for node in ast.walk(ast.parse(program)) if (value := _number(node)) is not None]
+    except SyntaxError:
+        return None
 
 
 def _likeness(a: Number, b: Number) -> int:

@@ -8,8 +8,9 @@ from xolver.errors import ModelError
 from xolver.memory.base import ExperienceStore
 from xolver.schema import Candidate, Experience, Problem, Verification
 from xolver.team.agent import Agent, clip
+from xolver.team.analogy import computes_from
 from xolver.team.evidence import summary
-from xolver.team.programs import computes_from, lift_numbers
+from xolver.team.programs import lift_numbers
 from xolver.team.templates import render
 
 
