@@ -78,6 +78,8 @@ class PlacedEmbedder:
             rows.append([s, rest, 0.0] if "widgets" in text else [s, 0.0, rest])
         return np.asarray(rows, dtype=np.float32)
 
+    embed_query = embed
+
 
 async def test_hybrid_finds_exact_words_that_dense_ranks_low(tmp_path: Path) -> None:
     """The rare word only BM25 sees lifts its record over ones the embedder puts nearer the query."""

@@ -8,8 +8,10 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import CHECK_PROMPT, make_xolver, planner_reply, printing_sandbox
 
@@ -94,6 +96,33 @@ async def test_k_counts_distinct_solved_problems_each_with_its_records(tmp_path:
     shown = [e for h in hits for e in h.records]
     text = render_exemplars(shown)
     assert text.count("### Example") == 2 and text.count("Strategy:") == 2 and text.count("Code:") == 2
+
+
+class SidedEmbedder(HashingEmbedder):
+    """A retrieval model whose two sides differ: a query lands where the stored text of its `answers`
+    entry lands; encoded as a stored text it lands elsewhere, as with models that prompt each side."""
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        super().__init__()
+        self.answers = answers
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed([self.answers.get(t, f"question {t}") for t in texts])
+
+
+async def test_a_query_is_encoded_as_a_query_and_the_problem_to_keep_out_as_a_stored_text(tmp_path: Path) -> None:
+    """Encoded as a stored text the query meets the wrong record; encoded as a stored text the rewritten
+    copy of the problem being solved is kept out (its vector is compared with the stored problems')."""
+    eggs = record("A recipe needs 3 eggs for each cake. How many eggs do 7 cakes need?", "multiply")
+    other = record("Two pumps fill a pool; how long do they take together?", "add the rates")
+    query = "How long do two pumps take to fill a pool together?"
+    embedder = SidedEmbedder({query: eggs.problem, "the tank": PROBLEM, COPIES[2]: "unrelated words only"})
+    store = ChromaExperienceStore.open(tmp_path, embedder, min_similarity=0.3, retrieval="dense")
+    await store.add([eggs, other, record(PROBLEM), record(SIBLING)])
+    assert [h.experience.id for h in await store.search(query, k=1)] == [eggs.id]
+    assert PROBLEM in [h.experience.problem for h in await store.search("the tank", k=5)]
+    hits = await store.search("the tank", k=5, exclude=COPIES[2])
+    assert [h.experience.problem for h in hits] == [SIBLING]
 
 
 def test_render_exemplars_groups_a_slot_and_says_where_it_applies() -> None:
@@ -228,3 +257,29 @@ def test_the_labelled_set_on_the_real_embedder_keeps_its_measured_quality() -> N
     result = asyncio.run(evaluate(Config("chosen"), CachedEmbedder(SentenceTransformerEmbedder()), records, queries))
     assert result["recall@3"] >= 0.68 and result["recall@1"] >= 0.5
     assert result["dropped"] <= 3
+
+
+@pytest.mark.slow
+def test_a_model_that_declares_query_and_document_prompts_gets_each_on_its_side(tmp_path: Path) -> None:
+    """Retrieval models (EmbeddingGemma, e5, bge) are trained with a prompt per side and lose recall
+    without them; all-MiniLM-L6-v2 declares none and encodes both sides alike."""
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+
+    from xolver.memory import SentenceTransformerEmbedder
+    from xolver.memory.embeddings import resolve_model_path
+
+    minilm = SentenceTransformerEmbedder()
+    assert np.allclose(minilm.embed(["two pumps"]), minilm.embed_query(["two pumps"]), atol=1e-6)
+    prompted = tmp_path / "prompted"
+    shutil.copytree(resolve_model_path("all-MiniLM-L6-v2"), prompted)
+    config = json.loads((prompted / "config_sentence_transformers.json").read_text())
+    config["prompts"] = {"query": "query: ", "document": "passage: "}
+    (prompted / "config_sentence_transformers.json").write_text(json.dumps(config))
+    embedder = SentenceTransformerEmbedder(str(prompted))
+    plain = SentenceTransformer(str(prompted), device="cpu")
+    expected = plain.encode(["query: two pumps", "passage: two pumps"], normalize_embeddings=True, prompt="")
+    assert np.allclose(embedder.embed_query(["two pumps"])[0], expected[0], atol=1e-5)
+    assert np.allclose(embedder.embed(["two pumps"])[0], expected[1], atol=1e-5)
+    assert not np.allclose(expected[0], expected[1], atol=1e-3)

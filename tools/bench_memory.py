@@ -74,11 +74,11 @@ async def run(sizes: list[int], n_queries: int) -> None:
         from xolver.memory import SentenceTransformerEmbedder
 
         embedder = SentenceTransformerEmbedder()
-        embedder.embed(["warm up"])
+        embedder.embed_query(["warm up"])
         encode = []
         for query in queries[:50]:
             start = time.perf_counter()
-            embedder.embed([query])
+            embedder.embed_query([query])
             encode.append((time.perf_counter() - start) * 1000)
         print(f"\nMiniLM query encoding (added to every search with the real embedder): "
               f"p50 {percentile(encode, 0.5):.1f}ms, p95 {percentile(encode, 0.95):.1f}ms")  # fmt: skip

@@ -13,6 +13,9 @@ back to the model's own recall). Then the floor and the relative cut calibrated 
 latency of the chosen configuration at 1k / 10k / 100k records (tools/bench_memory.py).
 
     python tools/bench_retrieval.py [--embedders minilm e5 DIR] [--latency 1000 10000 100000]
+
+A sentence-transformers directory (DIR) is measured with its declared query and document prompts and
+without them, hybrid and dense.
 """
 
 from __future__ import annotations
@@ -42,14 +45,21 @@ class CachedEmbedder:
     """Embeds each distinct text once over all configurations (they differ in how vectors are used)."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner, self.name, self.cache = inner, inner.name, {}
+        self.inner, self.name, self.stored, self.queries = inner, inner.name, {}, {}
         self.dimensions = inner.dimensions
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        return self._cached(self.stored, self.inner.embed, texts)
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self._cached(self.queries, self.inner.embed_query, texts)
+
+    @staticmethod
+    def _cached(cache: dict, embed: Any, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
         if missing:
-            self.cache.update(zip(missing, self.inner.embed(missing), strict=True))
-        return np.stack([self.cache[t] for t in texts])
+            cache.update(zip(missing, embed(missing), strict=True))
+        return np.stack([cache[t] for t in texts])
 
 
 class E5Embedder:
@@ -63,6 +73,8 @@ class E5Embedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(self.model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+    embed_query = embed
 
 
 @dataclass(frozen=True)
@@ -177,6 +189,8 @@ async def main_async(args: argparse.Namespace) -> None:
         try:
             inner = {"minilm": SentenceTransformerEmbedder, "e5": E5Embedder}.get(name)
             embedders[name] = CachedEmbedder(inner() if inner else SentenceTransformerEmbedder(name))
+            if not inner:  # a retrieval model's prompts (query and document side) beside none
+                embedders[f"{name} (no prompts)"] = CachedEmbedder(SentenceTransformerEmbedder(name, prompts=False))
         except Exception as exc:  # a candidate that is not installed is reported, not fatal
             print(f"embedder {name}: not available ({exc})")
     minilm = embedders["minilm"]
@@ -212,12 +226,16 @@ async def main_async(args: argparse.Namespace) -> None:
         if name == "minilm":
             continue
         print(f"\nembedder: {embedder.name}")
-        for config in (before, replace(chosen, min_similarity=-1.0, relative_cut=2.0, label="chosen views, no floor")):
+        unfloored = replace(chosen, min_similarity=-1.0, relative_cut=2.0, label="chosen views, no floor")
+        for config in (before, unfloored, replace(unfloored, retrieval="dense", label="chosen views, dense, no floor")):
             print(row(config.label, await evaluate(config, embedder, records, queries)))
-        start = time.perf_counter()
+        embedder.inner.embed_query(["warm up"])
+        encode = []
         for q in queries[:30]:
-            embedder.inner.embed([q["query"] + " "])
-        print(f"query encoding: {1000 * (time.perf_counter() - start) / 30:.1f} ms mean")
+            start = time.perf_counter()
+            embedder.inner.embed_query([q["query"] + " "])
+            encode.append(1000 * (time.perf_counter() - start))
+        print(f"query encoding: p50 {np.percentile(encode, 50):.1f} ms, p95 {np.percentile(encode, 95):.1f} ms")
     calibrate(results[chosen.label], queries)
     if args.latency:
         sys.path.insert(0, str(Path(__file__).parent))

@@ -516,11 +516,16 @@ class ChromaExperienceStore:
         if k <= 0 or not query.strip():
             return []
         await self._check_views()
-        texts = [query] if exclude is None or exclude == query else [query, exclude]
-        vectors = await asyncio.to_thread(self.embedder.embed, texts)
+        vector, excluded_vector = await asyncio.to_thread(self._embed_search, query, exclude)
         where = Filter(task_kind, trusted_only, tuple(kinds or ()))
-        excluded = None if exclude is None else (exclude, vectors[-1])
-        return await asyncio.to_thread(self._search_sync, query, vectors[0], k, where, excluded, attach)
+        excluded = None if exclude is None else (exclude, excluded_vector)
+        return await asyncio.to_thread(self._search_sync, query, vector, k, where, excluded, attach)
+
+    def _embed_search(self, query: str, exclude: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The query as a query; the problem to keep out as a stored text, since it is compared with the
+        stored problems' vectors."""
+        vector = self.embedder.embed_query([query])[0]
+        return vector, None if exclude is None else self.embedder.embed([exclude])[0]
 
     def _search_sync(
         self,
