@@ -12,7 +12,9 @@ from xolver.llm.testing import scripted_team
 from xolver.sandbox import ProcessSandbox
 from xolver.schema import Candidate, Experience, Judgement, Problem, ToolCall
 from xolver.team.analogy import adapt, computes_from, copied_from, numbers
-from xolver.team.shared import SharedMemory, distinct_support
+from xolver.profiles import EMBEDDED, GENERAL
+from xolver.team.decision import votes
+from xolver.team.shared import SharedMemory
 from xolver.team.solver import analogies
 
 TRAIN = "A train covers 180 km in 3 hours at a steady pace. What is its speed in km per hour?"
@@ -118,9 +120,9 @@ def candidate(agent: int, code: str, answer: str, score: float | None = None) ->
     return made.model_copy(update={"judgement": judgement})
 
 
-def test_the_same_program_written_by_three_agents_is_one_vote() -> None:
+def test_the_same_program_written_by_three_greedy_agents_is_one_vote_in_the_embedded_profile() -> None:
     """Seen on the embedded model: three greedy agents wrote `pack_cost = 9 * 30` under three names (270) and
-    outvoted two different programs that printed 45."""
+    outvoted two different programs that printed 45. Sampled agents writing one program agree: three votes."""
     copies = [
         candidate(0, "pack_cost = 9 * 30\nprint(pack_cost)", "270", 1.0),
         candidate(1, "pack_to_dollar = 9 * 30  # the cost\n\nprint(pack_to_dollar)", "270", 1.0),
@@ -130,10 +132,14 @@ def test_the_same_program_written_by_three_agents_is_one_vote() -> None:
         candidate(3, "boxes = 30 / 6\nprint(boxes * 9)", "45", 1.0),
         candidate(4, "price = 9 / 6\nprint(price * 30)", "45"),
     ]
-    assert distinct_support(copies + others) == {"270": 1.0, "45": 2.0}
-    shared = SharedMemory(3)
+    assert votes(copies + others, EMBEDDED) == {"270": 1.0, "45": 2.0}
+    shared = SharedMemory(3, profile=EMBEDDED)
     shared.update(copies + others)
     assert shared.best is not None and shared.best.answer == "45"
+    assert votes(copies + others, GENERAL) == {"270": 3.0, "45": 2.0}
+    general = SharedMemory(3)
+    general.update(copies + others)
+    assert general.best is not None and general.best.answer == "270"
 
 
 @pytest.fixture(scope="module")
@@ -198,30 +204,34 @@ def rebound(agent: int, code: str, answer: str, score: float | None = None) -> C
     return candidate(agent, code, answer, score).model_copy(update={"role": "analogy"})
 
 
-def test_on_a_tied_vote_the_analogy_of_the_best_retrieved_exemplar_ranks_first_whatever_the_judge_said() -> None:
+def test_in_the_embedded_profile_a_tied_vote_goes_to_the_analogy_of_the_best_retrieved_exemplar() -> None:
     pool = [
         candidate(0, "print(96 * 4)", "384", 1.0),
         rebound(3, "km = 96\nhours = 4\nprint(km / hours)", "24"),  # the judge's reply could not be read
         rebound(4, "speed = 96\nhours = 4\nprint(speed / hours / 16)", "1.5", 1.0),
     ]
-    shared = SharedMemory(3, judge_weight=0.0)
+    shared = SharedMemory(3, profile=EMBEDDED)
     shared.update(pool)
     assert shared.best is not None and shared.best.answer == "24"
-    weighed = SharedMemory(3, judge_weight=0.5)
+    weighed = SharedMemory(3, profile=EMBEDDED, judge_weight=0.5)
     weighed.update(pool)
     assert weighed.best is not None and weighed.best.answer == "1.5", "a judge that counts breaks the tie"
+    general = SharedMemory(3)
+    general.update(pool)
+    assert general.best is not None and general.best.answer in {"384", "1.5"}, "no tie goes to an analogy for its origin"
 
 
 @pytest.mark.parametrize(
-    ("configured", "judge_model", "weight"),
-    [(None, "embedded/smollm2-135m-instruct", 0.0), (None, "openai/qwq-32b", 0.5), (0.25, "embedded/x", 0.25)],
+    ("configured", "profile", "judge_model", "weight"),
+    [(None, "auto", "embedded/smollm2-135m-instruct", 0.0), (None, "auto", "openai/qwq-32b", 0.0),
+     (0.25, "auto", "embedded/x", 0.25), (0.5, "embedded", "openai/qwq-32b", 0.5)],
 )  # fmt: skip
-def test_the_embedded_judge_has_no_say_in_the_vote_unless_it_is_given_one(
-    configured: float | None, judge_model: str, weight: float
+def test_the_judge_has_no_say_in_the_vote_unless_it_is_given_one(
+    configured: float | None, profile: str, judge_model: str, weight: float
 ) -> None:
     from xolver.schema import Settings
 
-    assert Settings(judge_weight=configured).vote_judge_weight(judge_model) == weight
+    assert Settings(judge_weight=configured, profile=profile).vote_judge_weight(judge_model) == weight
 
 
 GARDEN = "A garden is a rectangle 12 metres long and 7 metres wide. What is its area in square metres?"
@@ -246,10 +256,13 @@ async def test_a_verified_answer_without_a_program_keeps_the_checks_program_and_
     kept = [e for e in store.experiences.values() if e.kind == "code_fragment"]
     assert len(kept) == 1 and "length = 12" in kept[0].content, "the check's program, numbers named, is kept"
 
-    sibling = await make_xolver(prose_team("25", "print(3)"), store, box, iterations=1, exemplars=1).asolve(POSTER)
+    sibling = await make_xolver(prose_team("25", "print(3)"), store, box, iterations=1, exemplars=1,
+                                profile="embedded").asolve(POSTER)  # fmt: skip
     analogy = next(c for c in sibling.iterations[0].candidates if c.role == "analogy")
-    assert analogy.answer == "154" and sibling.answer == "154"
+    assert analogy.answer == "154" and sibling.answer == "154", "embedded: prose counts half, a tie goes to it"
     assert not sibling.verified, "the sibling's own check disagreed: nothing is learned from it"
+    general = await make_xolver(prose_team("25", "print(3)"), store, box, iterations=1, exemplars=1).asolve(POSTER)
+    assert general.answer == "25", "three agents agreeing outvote one rebound program"
 
 
 async def test_a_check_that_disagreed_leaves_no_program_in_memory(box: ProcessSandbox) -> None:

@@ -270,7 +270,7 @@ async def test_exemplars_reach_the_solvers_and_verified_solutions_are_learned() 
     assert any(e.kind == "memory_written" for e in events)
 
 
-async def test_a_solved_program_is_shown_as_an_earlier_turn_and_a_strategy_stays_quoted() -> None:
+async def test_in_the_embedded_profile_a_solved_program_is_an_earlier_turn_and_a_strategy_stays_quoted() -> None:
     program = "boxes = 4\npens_per_box = 3\nprint(boxes * pens_per_box)"
     store = InMemoryExperienceStore([
         Experience(kind="solution", problem="Each of 4 boxes holds 3 pens. How many pens?", verified=True,
@@ -278,10 +278,14 @@ async def test_a_solved_program_is_shown_as_an_earlier_turn_and_a_strategy_stays
         Experience(kind="strategy", problem="How many pens in 7 boxes of 2?", verified=True,
                    content="Multiply the groups by their size."),
     ])  # fmt: skip
+    problem = "Each of 6 boxes holds 5 pens. How many pens?"
+    general = good_team()
+    await make_xolver(general, store, printing_sandbox(), exemplars=2, iterations=1).asolve(problem)
+    for request in (r for r in general.requests if r.role == "solver"):
+        system, final = request.messages
+        assert system.content == render("system") and "boxes = 4" in final.content, "the general profile quotes"
     model = good_team()
-    await make_xolver(model, store, printing_sandbox(), exemplars=2, iterations=1).asolve(
-        "Each of 6 boxes holds 5 pens. How many pens?"
-    )
+    await make_xolver(model, store, printing_sandbox(), exemplars=2, iterations=1, profile="embedded").asolve(problem)
     for request in (r for r in model.requests if r.role == "solver"):
         system, asked, answered, final = request.messages
         assert (system.role, asked.role, answered.role, final.role) == ("system", "user", "assistant", "user")
@@ -412,11 +416,13 @@ async def test_an_unreachable_model_in_a_round_is_raised_as_itself() -> None:
 
 
 @pytest.mark.parametrize(
-    ("configured", "model", "expected"),
-    [(None, "embedded/smollm2-135m-instruct", 0.0), (None, "openai/qwq-32b", 0.7), (None, "scripted", 0.7),
-     (0.4, "embedded/smollm2-135m-instruct", 0.4), (0.0, "openai/qwq-32b", 0.0)],
+    ("configured", "profile", "model", "expected"),
+    [(None, "auto", "embedded/smollm2-135m-instruct", 0.0), (None, "auto", "openai/qwq-32b", 0.7),
+     (None, "auto", "scripted", 0.7), (0.4, "auto", "embedded/smollm2-135m-instruct", 0.4),
+     (0.0, "auto", "openai/qwq-32b", 0.0), (None, "embedded", "openai/qwq-32b", 0.0),
+     (None, "general", "embedded/smollm2-135m-instruct", 0.7)],
 )  # fmt: skip
-def test_solvers_sample_unless_the_embedded_model_serves_them_and_a_set_temperature_wins(
-    configured: float | None, model: str, expected: float
+def test_solvers_sample_unless_the_embedded_profile_serves_them_and_a_set_temperature_wins(
+    configured: float | None, profile: str, model: str, expected: float
 ) -> None:
-    assert Settings(temperature=configured).solver_temperature(model) == expected
+    assert Settings(temperature=configured, profile=profile).solver_temperature(model) == expected

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator, model_validator
 
+from xolver.profiles import EMBEDDED_MODEL, GENERAL, Profile, ProfileName, profile_for
+
 TaskKind = Literal["math", "code", "general"]
 AgentRole = Literal["planner", "solver", "coder", "judge", "verifier"]
 StopReason = Literal["converged", "stable", "max_iterations", "deadline", "budget"]
@@ -21,9 +23,7 @@ MemoryMode = Literal["off", "read-only", "learn"]
 SandboxBackend = Literal["auto", "docker", "process", "none"]
 RetrievalMode = Literal["hybrid", "dense", "bm25", "none"]
 Routing = Literal["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"]
-EMBEDDED_MODEL = "embedded"
-JUDGE_WEIGHT = 0.5  # the judge's share of the vote on non-code answers, unless set (the embedded model's: none)
-SOLVER_TEMPERATURE = 0.7  # solvers' and samplers' temperature unless set (the embedded model's: greedy)
+SOLVER_TEMPERATURE = GENERAL.temperature  # the temperature of calls that must sample (self-consistency's)
 TokenTask = Literal["plan", "select", "solve", "code", "judge", "extract", "check", "tests", "recall", "strategy"]
 # Completion tokens per call, by what the call is for. A reasoning model thinks first, often for thousands of
 # tokens, so its calls get budgets it can finish in; a reply cut short is retried once with more, then fails.
@@ -252,6 +252,10 @@ class Candidate(Record):
     copied: str | None = Field(
         None, description="the example problem whose numbers its program computes with, more than with this one's"
     )
+    saw: list[str] = Field(
+        default_factory=list, description="the answers its agent was shown before it answered (the shared memory, its "
+        "own last attempt): agreeing with one of them is not an independent vote",
+    )
     judgement: Judgement | None = None
 
     @property
@@ -380,8 +384,12 @@ class Settings(Record):
         0.1, ge=-1.0, le=1.0, description="mean view similarity an exemplar needs (tools/bench_retrieval.py)"
     )
     recall: bool = Field(True, description="when memory has nothing relevant, the model recalls a similar problem")
+    profile: ProfileName | Literal["auto"] = Field(
+        "auto", description="how candidates are weighed and prompts laid out (xolver.profiles): general, embedded "
+        "(SmolLM2-135M's measured settings), or auto: the embedded profile for the embedded model, else general",
+    )
     judge_weight: float | None = Field(
-        None, ge=0, description="the judge's share of the vote on answers not tested; unset: 0.5, embedded model 0"
+        None, ge=0, description="the judge's score times this joins a non-code answer's vote; unset: the profile's (0)"
     )
     analogy: bool = Field(
         True, description="math: a retrieved solved program, rebound to the problem's numbers, is one more candidate"
@@ -405,12 +413,12 @@ class Settings(Record):
         5, ge=0, le=50, description="tests the judge writes after a code solve, which the program must also pass"
     )
     logprobs: bool | None = Field(
-        None, description="ask solvers' servers for log-probabilities (self-certainty); None: only the embedded "
-        "model, on general problems (the only kind whose rule weighs certainty)",
+        None, description="ask solvers' servers for log-probabilities (self-certainty); None: as the profile says "
+        "(embedded: on general problems, the only kind whose rule weighs certainty)",
     )
     temperature: float | None = Field(
-        None, ge=0.0, le=2.0, description=f"sampling temperature of the solvers; unset: {SOLVER_TEMPERATURE}, and 0 "
-        "(greedy) for the embedded model",
+        None, ge=0.0, le=2.0, description="sampling temperature of the solvers; unset: the profile's (general 0.7, "
+        "embedded 0: greedy)",
     )
     control_temperature: float = Field(
         0.2, ge=0.0, le=2.0, description="temperature of the planner, judge and verifier, whose replies follow a format"
@@ -422,8 +430,8 @@ class Settings(Record):
         default_factory=dict, description="completion tokens per kind of call, over the model's defaults"
     )
     reasoning: bool | None = Field(
-        None, description="the models think before they answer; unset: told from the model (its name, litellm's "
-        "model information, or a first reply that thinks)",
+        None, description="the models think before they answer; unset: the profile's (embedded: no), else told "
+        "from the model (its name, litellm's model information, or its replies)",
     )
     params: dict[AgentRole, dict[str, Any]] = Field(
         default_factory=dict, description="provider parameters per role, passed to litellm (e.g. reasoning_effort)"
@@ -471,24 +479,17 @@ class Settings(Record):
             return self.max_concurrency
         return ADAPTIVE_CEILING if self.concurrency_limit == "adaptive" else FIXED_LIMIT
 
+    def profile_for(self, model: str) -> Profile:
+        """The profile of a role served by `model`: the configured one, else by the model (`xolver.profiles`)."""
+        return profile_for(self.profile, model)
+
     def solver_temperature(self, model: str) -> float:
-        """The configured temperature, else greedy for the embedded model (`model` names the model serving the
-        call) and SOLVER_TEMPERATURE for the rest.
-        SmolLM2-135M's programs fall apart when it is sampled: with a solved program of the same kind as an
-        earlier turn it got 5 of 36 family problems right greedy, 2-4 at 0.3 and 1 at 0.7 (README "Experience
-        memory"); a team of such agents still differs by role."""
-        if self.temperature is None and model.split("/")[0] == EMBEDDED_MODEL:
-            return 0.0
-        return self.sampling_temperature
+        """The configured temperature, else the profile's for `model` (the model serving the call)."""
+        return self.profile_for(model).temperature if self.temperature is None else self.temperature
 
     def vote_judge_weight(self, model: str) -> float:
-        """The configured judge weight, else none for the embedded model (`model` names the judge's model) and
-        JUDGE_WEIGHT for the rest. SmolLM2-135M's judgements run against the truth: on the family runs, of the
-        candidates it gave 0.8 or more 7 of 240 were right, of those it gave less 13 of 44 (README
-        "Verification")."""
-        if self.judge_weight is None:
-            return 0.0 if model.split("/")[0] == EMBEDDED_MODEL else JUDGE_WEIGHT
-        return self.judge_weight
+        """The configured judge weight, else the profile's for `model` (the judge's model)."""
+        return self.profile_for(model).judge_weight if self.judge_weight is None else self.judge_weight
 
     @property
     def sampling_temperature(self) -> float:
@@ -507,13 +508,12 @@ class Settings(Record):
         return (REASONING_TOKENS if reasoning else STANDARD_TOKENS)[task]
 
     def wants_logprobs(self, role: AgentRole, task: TaskKind) -> bool:
-        """Whether `role`'s calls on a `task` problem ask for log-probabilities: as configured, else only of the
-        embedded model, whose server is known to give them (a server that does not may refuse the request), and
-        only for general problems, the one kind whose verification rule weighs certainty: llama-cpp-python's
-        server computes them in Python over the whole vocabulary, which makes a reply 3.4x slower."""
+        """Whether `role`'s calls on a `task` problem ask for log-probabilities: as configured, else as the profile
+        says (the embedded model's server is known to give them; a server that does not may refuse the request),
+        and only for general problems, the one kind whose verification rule weighs certainty."""
         if self.logprobs is not None:
             return self.logprobs
-        return task == "general" and self.model_for(role) == EMBEDDED_MODEL
+        return task == "general" and self.profile_for(self.model_for(role)).logprobs
 
     def changed(self, **changes: Any) -> Any:
         """A validated copy of the same class with `changes` applied (`model_copy` skips validation)."""
@@ -529,7 +529,9 @@ class Settings(Record):
         except PackageNotFoundError:
             xolver_version = "0+unknown"
         values = {name: getattr(self, name) for name in Settings.model_fields}
-        return RunConfig(method=method, settings=Settings(**values), models=models, xolver_version=xolver_version)
+        profiles = {role: self.profile_for(name).name for role, name in models.items()}
+        return RunConfig(method=method, settings=Settings(**values), models=models, profiles=profiles,
+                         xolver_version=xolver_version)  # fmt: skip
 
 
 def choices(field: str) -> list[str]:
@@ -543,6 +545,7 @@ class RunConfig(Record):
     method: MethodName = "xolver"
     settings: Settings
     models: dict[str, str] = Field(description="the model each role actually used")
+    profiles: dict[str, ProfileName] = Field(default_factory=dict, description="the profile each role ran with")
     xolver_version: str
 
 

@@ -45,9 +45,9 @@ from xolver.schema import (
     new_id,
 )
 from xolver.team.agent import Agent, clip
+from xolver.team.decision import answer_key
 from xolver.team.loop import spent
 from xolver.team.parsing import extract_answer, extract_code
-from xolver.team.shared import answer_key
 from xolver.team.solver import answer_instructions
 from xolver.team.templates import render
 

@@ -39,6 +39,7 @@ from xolver.schema import (
     Verified,
     new_id,
 )
+from xolver.team.decision import answer_key
 from xolver.team.judge import Judge
 from xolver.team.memory_agents import Learner, Recaller
 from xolver.team.planner import Planner, fallback_roles
@@ -95,8 +96,10 @@ class XolverLoop:
             except TimeoutError:
                 late = True
             await self._emit(PlanReady(problem_id=problem.id, roles=roles, exemplars=len(exemplars)))
+            profile = self.config.profile_for(self.client.model_name("solver"))
             weight = self.config.vote_judge_weight(self.client.model_name("judge"))
-            shared = SharedMemory(self.config.agents, by_tests=problem.kind == "code", judge_weight=weight)
+            shared = SharedMemory(self.config.agents, by_tests=problem.kind == "code", profile=profile,
+                                  judge_weight=weight)  # fmt: skip
             iterations: list[IterationRecord] = []
             stop_reason: StopReason = "deadline"
             if not late:
@@ -133,10 +136,18 @@ class XolverLoop:
     async def _verify(
         self, problem: Problem, shared: SharedMemory, until: float | None
     ) -> tuple[str | None, Verification]:
-        """The verifier's answer and check; past the deadline, the best answer so far, unverified."""
+        """The verifier's answer and check; past the deadline, the best answer so far, unverified.
+
+        The independent check runs first (math, once per solve): when the vote is tied, the answer it printed
+        wins (the decision rule's `check` tie-break), and the chosen answer's evidence reuses it."""
         try:
             async with asyncio.timeout_at(until):
-                return await self.verifier.finalize(problem, shared.best, shared.kept)
+                check = None
+                if problem.kind == "math" and shared.best is not None:
+                    check = await self.verifier.check(problem)
+                    if len(tied := shared.contenders()) > 1 and check.value is not None:
+                        shared.settle({answer: await self.verifier.agrees(check, answer) for answer in tied})
+                return await self.verifier.finalize(problem, shared.best, shared.kept, check=check)
         except TimeoutError:
             best = shared.best
             answer = None if best is None else (best.code if problem.kind == "code" else best.answer)
@@ -199,8 +210,9 @@ class XolverLoop:
                         return "budget"
                     shared_text = render_shared(shared.kept)
                     shown = {c.id for c in shared.kept}
+                    answers = {key for c in shared.kept if (key := answer_key(c)) is not None}
                     turns = [
-                        self._turn(problem, role, agent, index, exemplars, shared_text, previous, shown)
+                        self._turn(problem, role, agent, index, exemplars, shared_text, previous, shown, answers)
                         for agent, role in enumerate(roles)
                     ]
                     if index == 0:
@@ -245,20 +257,26 @@ class XolverLoop:
         shared: str,
         previous: dict[int, Candidate],
         shown: set[str],
+        answers: set[str],
     ) -> Candidate:
-        """One agent's turn: attempt, then judge at once, so judging overlaps the slower solvers."""
+        """One agent's turn: attempt, then judge at once, so judging overlaps the slower solvers. The candidate
+        records the answers its agent was shown (`answers` in the shared memory, its own last one)."""
         await self._emit(AgentStarted(problem_id=problem.id, role=role.name, agent=agent, iteration=index))
-        attempt = self.solver.attempt(
+        last = previous.get(agent)
+        candidate = await self.solver.attempt(
             problem,
             role,
             agent=agent,
             iteration=index,
             exemplars=exemplars,
             shared=shared,
-            previous=previous.get(agent),
-            previous_shown=agent in previous and previous[agent].id in shown,
+            previous=last,
+            previous_shown=last is not None and last.id in shown,
         )
-        return await self._judged(problem, attempt)
+        if problem.kind != "code":
+            saw = answers | ({key} if last is not None and (key := answer_key(last)) is not None else set())
+            candidate = candidate.model_copy(update={"saw": sorted(saw)})
+        return await self._judged(problem, candidate)
 
     def _analogies(
         self, problem: Problem, exemplars: list[Experience], *, first_agent: int
@@ -268,12 +286,14 @@ class XolverLoop:
         if not self.config.analogy or self.solver.sandbox is None:
             return []
         return [
-            self._judged(problem, self.solver.analogy(program, solved, agent=first_agent + i))
+            self._analogy(problem, program, solved, agent=first_agent + i)
             for i, (program, solved) in enumerate(analogies(exemplars, problem))
         ]
 
-    async def _judged(self, problem: Problem, pending: Awaitable[Candidate]) -> Candidate:
-        candidate = await pending
+    async def _analogy(self, problem: Problem, program: str, solved: str, *, agent: int) -> Candidate:
+        return await self._judged(problem, await self.solver.analogy(program, solved, agent=agent))
+
+    async def _judged(self, problem: Problem, candidate: Candidate) -> Candidate:
         await self._emit(CandidateReady(problem_id=problem.id, candidate=candidate))
         judgement = await self.judge.judge(problem, candidate)
         await self._emit(Judged(problem_id=problem.id, judgement=judgement, role=candidate.role))

@@ -11,9 +11,9 @@ from xolver.memory.views import problem_key
 from xolver.schema import Candidate, Experience, Problem, Role, ToolCall, Usage
 from xolver.team.agent import Agent, clip
 from xolver.team.analogy import adapt, copied_from
+from xolver.team.decision import ANALOGY
 from xolver.team.parsing import extract_answer, extract_code, without_code
 from xolver.team.programs import REPAIRED_NOTE, answer_from_output, repair_stated_results
-from xolver.team.shared import ANALOGY
 from xolver.team.templates import render
 from xolver.tools.python import run_python
 
@@ -67,8 +67,8 @@ def exemplar_turns(exemplars: list[Experience], problem: Problem) -> tuple[list[
     conversation, the problem asked and the program answered; the other exemplars stay in the prompt.
 
     A small model copies the shape of what it "said" before far more readily than an example quoted inside
-    the prompt (SmolLM2-135M, first solver call on tests/data/families.jsonl: README "Experience memory"). The
-    best exemplar comes last, next to the problem.
+    the prompt (the embedded profile's `exemplar_turns`, with its measurement). The best exemplar comes last,
+    next to the problem.
     """
     if problem.kind != "math":
         return [], exemplars
@@ -149,7 +149,8 @@ class Solver(Agent):
         previous_shown: bool = False,
     ) -> Candidate:
         """One attempt. A failed model call becomes a candidate with `error` set, for the next round."""
-        history, quoted = exemplar_turns(exemplars, problem)
+        turns = self.config.profile_for(self.client.model_name("solver")).exemplar_turns
+        history, quoted = exemplar_turns(exemplars, problem) if turns else ([], exemplars)
         system, prompt = self.messages(problem, role, history, quoted, shared, previous, previous_shown)
         base: dict[str, Any] = {"role": role.name, "agent": agent, "iteration": iteration}
         asks = "coder" if problem.kind == "code" else "solver"

@@ -10,16 +10,17 @@ and the model's self-certainty are recorded too. `evidence.verdict` weighs them 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from xolver.errors import ModelError
 from xolver.schema import Candidate, Evidence, Problem, TestCase, Verification
 from xolver.team.agent import Agent, clip
+from xolver.team.decision import answer_key, evidence_key
 from xolver.team.evidence import CERTAINTY_THRESHOLD, verdict
 from xolver.team.parsing import as_number, extract_answer, extract_boxed, extract_code, parse_json_lines
 from xolver.team.programs import answer_from_output, program_answered, repair_stated_results
-from xolver.team.shared import answer_key, evidence_key
 from xolver.team.templates import render
 from xolver.tools.python import run_python
 from xolver.tools.sympy_check import sympy_equal
@@ -29,13 +30,23 @@ STDIN_FORM = '{"input": "<the whole standard input>", "output": "<the exact stan
 CALL_FORM = '{"call": "<a Python call expression, like the tests above>", "expected": "<the value, a Python literal>"}'
 
 
+@dataclass(frozen=True)
+class Check:
+    """The independent program of a solve: what it printed (`value`), or why there is nothing to compare."""
+
+    program: str | None = None
+    value: str | None = None
+    detail: str = ""
+
+
 class Verifier(Agent):
     role = "verifier"
 
     async def finalize(
-        self, problem: Problem, best: Candidate | None, kept: list[Candidate]
+        self, problem: Problem, best: Candidate | None, kept: list[Candidate], check: Check | None = None
     ) -> tuple[str | None, Verification]:
-        """The final answer (the code, for code problems) and its verification."""
+        """The final answer (the code, for code problems) and its verification; `check` is the independent
+        program's run (`self.check`), made once per solve."""
         if best is None:
             return None, Verification(method="none", passed=False, detail="no candidate survived")
         answer = best.code if problem.kind == "code" else best.answer
@@ -46,7 +57,8 @@ class Verifier(Agent):
         if problem.kind == "code":
             evidence = await self._code_evidence(problem, best, answer)
         else:
-            evidence = [own_program(best), await self._independent_check(problem, answer)]
+            check = check or await self.check(problem)
+            evidence = [own_program(best), await self._independent(check, answer)]
         evidence += [judged(best, self.config.verify_threshold), self._agreement(best, kept), certainty(best)]
         return answer, verdict(problem.kind, evidence, self.config.verify_rule)
 
@@ -103,24 +115,31 @@ class Verifier(Agent):
             detail += f"; {report.first_failure()}"
         return Evidence(kind="unseen_tests", passed=report.passed == report.total, value=report.score, detail=detail)
 
-    async def _independent_check(self, problem: Problem, answer: str) -> Evidence:
+    async def check(self, problem: Problem) -> Check:
         """A program written here from the problem alone (it never sees the candidates), run in the sandbox;
-        it must print a value equal to the answer."""
+        the value it prints is what every answer it is asked about must equal."""
         if self.sandbox is None:
-            return Evidence(kind="independent_check", passed=None, detail="no sandbox")
+            return Check(detail="no sandbox")
         reply = await self.try_ask(render("check_program", problem=problem.text), task="check")
         code = None if isinstance(reply, ModelError) else extract_code(reply.text)
         if code is None:
-            return Evidence(kind="independent_check", passed=None, detail="no check program was written")
+            return Check(detail="no check program was written")
         code = repair_stated_results(code) or code
         call = await run_python(self.sandbox, code, timeout=self.config.sandbox_timeout)
         value = answer_from_output(call.output) if call.ok else None  # read as a candidate's program is read
         if value is None:
             why = "the check program failed" if not call.ok else "the check program printed nothing"
-            return Evidence(kind="independent_check", passed=None, detail=why)
-        same = await self._same(value, answer)
-        detail = f"an independent program printed {clip(call.output.strip().splitlines()[-1].strip(), 60)}"
-        return Evidence(kind="independent_check", passed=same, detail=detail, program=code)
+            return Check(program=code, detail=why)
+        printed = clip(call.output.strip().splitlines()[-1].strip(), 60)
+        return Check(program=code, value=value, detail=f"an independent program printed {printed}")
+
+    async def agrees(self, check: Check, answer: str) -> bool | None:
+        """Whether the check printed `answer`; None when it printed nothing to compare."""
+        return None if check.value is None else await self._same(check.value, answer)
+
+    async def _independent(self, check: Check, answer: str) -> Evidence:
+        return Evidence(kind="independent_check", passed=await self.agrees(check, answer), detail=check.detail,
+                        program=check.program if check.value is not None else None)  # fmt: skip
 
     async def _same(self, computed: str, answer: str) -> bool | None:
         """Numbers compared here; anything else symbolically, by sympy in the sandbox."""
