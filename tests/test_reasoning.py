@@ -70,6 +70,63 @@ async def test_a_cut_reply_is_retried_once_with_a_larger_limit() -> None:
     assert [c.finish_reason for c in calls] == ["length", "stop"] and calls[0].max_tokens == 200
 
 
+def thinker(thinking: int, limits: list[int]):
+    """A model that thinks `thinking` tokens inline, without the opening tag, before `\\boxed{4}`: a reply cut
+    inside its thinking shows no sign of it."""
+
+    def reply(r: ModelRequest) -> ModelResponse:
+        limits.append(r.max_tokens)
+        if r.max_tokens < thinking + 10:
+            return ModelResponse(text="Okay, so I need to add. " * 20, model="m", finish_reason="length")
+        return ModelResponse(text="\\boxed{4}", reasoning="Okay, so I need to add.", model="m", finish_reason="stop")
+
+    return reply
+
+
+async def test_a_model_not_yet_known_to_think_is_asked_again_with_a_thinkers_budget() -> None:
+    """Under a name that says nothing (`openai/my-model`), a reply cut before `</think>` may be thinking: it is
+    asked again with a reasoning model's budget, not twice a budget meant for an answer; once a reply has
+    thought, the model's calls get a thinker's budget at once; a model seen to answer without thinking is
+    retried at twice the limit."""
+    limits: list[int] = []
+    client = ModelClient(ScriptedModel(thinker(2000, limits), name="openai/my-model"), retries=0)
+    assert client.thinking("solver") is None
+    reply = await client.complete("solver", request(), max_tokens=512, cut_retry_tokens=16384)
+    assert reply.text == "\\boxed{4}" and limits == [512, 16384]
+    assert client.thinking("solver") is True
+
+    plain: list[int] = []
+    answers = ModelClient(ScriptedModel(lambda r: plain.append(r.max_tokens) or "\\boxed{4}", name="x"), retries=0)
+    await answers.complete("judge", request(), max_tokens=256)
+    assert answers.thinking("judge") is False, "a complete reply without thinking: this model answers at once"
+
+
+async def test_a_team_on_an_unknown_thinker_loses_no_call_and_its_agents_ask_for_thinkers_budgets() -> None:
+    from helpers import make_xolver
+
+    limits: list[int] = []
+    result = await make_xolver(ScriptedModel(thinker(3000, limits), name="openai/my-model"), agents=2,
+                               iterations=1).asolve("What is 2 plus 2?")  # fmt: skip
+    assert result.answer == "4" and result.usage.failed_calls == 0
+    assert result.usage.truncated <= 1, "only the first call, before any reply showed thinking"
+    assert min(limits[1:]) >= 4096, "every later call had a thinker's budget"
+
+
+async def test_the_embedded_profile_never_asks_for_a_thinkers_budget() -> None:
+    """SmolLM2-135M does not think: a reply of it cut at its limit is rambling, asked again at twice the limit."""
+    limits: list[int] = []
+
+    def ramble(r: ModelRequest) -> ModelResponse:
+        limits.append(r.max_tokens)
+        return ModelResponse(text="and so on " * 50, model="m", finish_reason="length")
+
+    client = ModelClient(ScriptedModel(ramble, name="embedded/smollm2"), retries=0)
+    assert client.thinking("solver") is False
+    with pytest.raises(ModelTruncated):
+        await client.complete("solver", request(), max_tokens=512)
+    assert limits == [512, 1024]
+
+
 async def test_a_reply_cut_twice_is_a_failure_never_an_answer() -> None:
     def reply(r: ModelRequest) -> ModelResponse:
         return ModelResponse(text="Score: 1", model="m", finish_reason="length")

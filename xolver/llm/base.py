@@ -21,6 +21,10 @@ class ModelRequest(BaseModel):
     seed: int | None = None
     logprobs: bool = False
     params: dict[str, Any] = Field(default_factory=dict, description="provider parameters, passed on as they are")
+    cut_retry_tokens: int | None = Field(
+        None, description="a reply cut at `max_tokens` is asked again with at least this many (a thinker's budget, "
+        "while it is unknown whether the model thinks)",
+    )
 
     @property
     def prompt(self) -> str:

@@ -11,6 +11,7 @@ from xolver.llm.limits import ConcurrencyLimit, new_limit, shared_limit
 from xolver.llm.litellm_model import LiteLLMModel, RouterModel, secret
 from xolver.llm.reasoning import thinks
 from xolver.llm.wrappers import DeadlineModel, LimitedModel, MeteredModel, RetryingModel, TruncationModel
+from xolver.profiles import ProfileName, profile_for
 from xolver.schema import EMBEDDED_MODEL, AgentRole, Settings
 
 ROLES: tuple[AgentRole, ...] = get_args(AgentRole)
@@ -58,6 +59,7 @@ class ModelClient:
         retry_base_delay: float = 0.5,
         owned: bool = False,
         reasoning: bool | None = None,
+        profile: ProfileName | Literal["auto"] = "auto",
         params: Mapping[AgentRole, dict[str, Any]] | None = None,
     ) -> None:
         by_role = {role: models for role in ROLES} if isinstance(models, Model) else dict(models)
@@ -80,8 +82,10 @@ class ModelClient:
         self._models = {role: wrapped[id(model)] for role, model in by_role.items()}
         self._owned = list(wrapped.values()) if owned else []
         self.reasoning = reasoning
+        self.profile = profile
         self.params = dict(params or {})
-        self._thinking: dict[str, bool] = {}  # model name -> whether it thinks (told, or seen in a reply)
+        self._seen: dict[str, bool] = {}  # model name -> whether its replies think (a complete one, or any thought)
+        self._named: dict[str, bool] = {}  # model name -> whether its name or litellm says it thinks
 
     @classmethod
     def from_config(cls, config: Settings, models: Model | Mapping[AgentRole, Model] | None = None) -> ModelClient:
@@ -97,6 +101,7 @@ class ModelClient:
             retry_base_delay=config.retry_delay,
             owned=models is None,
             reasoning=config.reasoning,
+            profile=config.profile,
             params=config.params,
         )
 
@@ -109,15 +114,19 @@ class ModelClient:
     def model_name(self, role: AgentRole) -> str:
         return self._models[role].name
 
-    def reasons(self, role: AgentRole) -> bool:
-        """Whether `role`'s model thinks before it answers: as configured, else by its name and litellm's
-        information, or once one of its replies has thought."""
-        if self.reasoning is not None:
-            return self.reasoning
+    def thinking(self, role: AgentRole) -> bool | None:
+        """Whether `role`'s model thinks before it answers: as configured (or its profile says), else yes when its
+        name or litellm's information says so or a reply of it thought, no once a reply ended without thinking,
+        and None until then (a reply cut before its `</think>` tells nothing)."""
         name = self.model_name(role)
-        if name not in self._thinking:
-            self._thinking[name] = thinks(name)
-        return self._thinking[name]
+        told = self.reasoning if self.reasoning is not None else profile_for(self.profile, name).reasoning
+        if told is not None:
+            return told
+        if self._seen.get(name):
+            return True
+        if name not in self._named:
+            self._named[name] = thinks(name)
+        return True if self._named[name] else self._seen.get(name)
 
     def model_names(self) -> dict[str, str]:
         return {role: model.name for role, model in self._models.items()}
@@ -131,14 +140,18 @@ class ModelClient:
         max_tokens: int = 512,
         seed: int | None = None,
         logprobs: bool = False,
+        cut_retry_tokens: int | None = None,
     ) -> ModelResponse:
         request = ModelRequest(
             role=role, messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, logprobs=logprobs,
-            params=self.params.get(role, {}),
+            params=self.params.get(role, {}), cut_retry_tokens=cut_retry_tokens,
         )  # fmt: skip
         response = await self._models[role].complete(request)
-        if response.reasoning and self.reasoning is None:
-            self._thinking[self.model_name(role)] = True  # it thinks: its next calls get a thinker's budgets
+        name = self.model_name(role)
+        if response.reasoning:
+            self._seen[name] = True  # it thinks: its next calls get a thinker's budgets
+        elif response.finish_reason != "length":
+            self._seen.setdefault(name, False)
         return response
 
 

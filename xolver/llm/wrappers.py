@@ -143,8 +143,9 @@ class MeteredModel(WrapperModel):
 
 class TruncationModel(WrapperModel):
     """A reply cut at its token limit is never an answer: it is asked for once more with `growth` times
-    the limit (at least `thinking` tokens when it was cut while thinking; at most `ceiling`), and if that is
-    cut too the call fails with `ModelTruncated`."""
+    the limit (at least `thinking` tokens when it was cut while thinking, at least the request's
+    `cut_retry_tokens` when nobody knows yet whether the model thinks: a reply cut before its `</think>` shows
+    no thinking; at most `ceiling`), and if that is cut too the call fails with `ModelTruncated`."""
 
     def __init__(self, wrapped: Model, *, growth: float = 2.0, thinking: int = 8192, ceiling: int = 32768) -> None:
         super().__init__(wrapped)
@@ -156,7 +157,10 @@ class TruncationModel(WrapperModel):
         response = await super().complete(request)
         if response.finish_reason != "length":
             return response
-        wanted = max(int(request.max_tokens * self.growth), self.thinking if response.reasoning else 0)
+        wanted = max(
+            int(request.max_tokens * self.growth), self.thinking if response.reasoning else 0,
+            request.cut_retry_tokens or 0,
+        )  # fmt: skip
         larger = min(self.ceiling, wanted)
         if larger > request.max_tokens:
             response = await super().complete(request.model_copy(update={"max_tokens": larger}))

@@ -37,13 +37,16 @@ class Agent:
     ) -> ModelResponse | ModelError:
         """One chat turn: the system prompt (the team's shared one unless `system`), earlier turns (`history`),
         then `prompt`; seeds differ per agent and turn, and the completion budget is `task`'s for this model (a
-        reasoning model's are larger).
+        reasoning model's are larger; while nobody knows whether the model thinks, a cut reply is asked again
+        with a thinker's budget).
 
         A failed call comes back as a value: the model's failure is an observation the caller records (on a
         candidate, a judgement, a fallback). An unreachable server still raises: no run goes on without it.
         """
         role = role or self.role
-        max_tokens = self.config.tokens(task, reasoning=self.client.reasons(role))
+        thinking = self.client.thinking(role)
+        max_tokens = self.config.tokens(task, reasoning=thinking is True)
+        cut_retry = self.config.tokens(task, reasoning=True) if thinking is None else None
         seed = None if self.config.seed is None else self.config.seed + seed_offset
         system = render("system") if system is None else system
         messages = [Message(role="system", content=system), *history, Message(role="user", content=prompt)]
@@ -53,7 +56,8 @@ class Agent:
             temperature = self.config.solver_temperature(self.client.model_name(role))
         try:
             return await self.client.complete(
-                role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed, logprobs=logprobs
+                role, messages, temperature=temperature, max_tokens=max_tokens, seed=seed, logprobs=logprobs,
+                cut_retry_tokens=cut_retry,
             )
         except ModelUnreachable:
             raise
