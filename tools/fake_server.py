@@ -14,6 +14,10 @@ requests per `--rate-window` seconds and answers the rest 429, with `Retry-After
 batching: past K sequences in flight each decodes proportionally slower, so completed tokens per second
 stop rising at K while the server still accepts up to `--max-seqs`.
 
+With `--simulate SKILL --problems FILE` it answers as a simulated model of that skill on that problem set
+(`xolver.team.simulated`: `p=0.6,judge=adversarial`, ...): right answers with probability p, plausible wrong
+ones else, a judge of the given kind.
+
 It can behave like a reasoning model (`--reasoning`): it thinks `--thinking-tokens` tokens before each
 answer, in `reasoning_content` (a server with a reasoning parser: `field`), inline as `<think>...</think>`
 (`inline`), or inline without the opening tag, as R1 distills write it (`inline-open-missing`). The thinking
@@ -25,6 +29,7 @@ A request whose `max_tokens` (or `max_completion_tokens`) is below the thinking 
     python tools/fake_server.py --reasoning inline --thinking-tokens 3000 --rate 5000
     python tools/fake_server.py --rate-limit 40 --no-retry-after
     python tools/fake_server.py --max-seqs 256 --knee 32
+    python tools/fake_server.py --simulate p=1 --problems tests/data/heldout.jsonl --reasoning inline-open-missing
 """
 
 from __future__ import annotations
@@ -118,6 +123,7 @@ class FakeServer:
         self.random = random.Random(args.seed)
         self.log = Path(args.log).open("a", buffering=1) if args.log else None  # noqa: SIM115 - open while serving
         self.batch = Batch(args.knee) if args.knee else None
+        self.simulated = simulated(args.simulate, args.problems) if args.simulate else None
         self.window_start = time.monotonic()
         self.window_admitted = 0
 
@@ -164,7 +170,7 @@ class FakeServer:
             message = "Unsupported parameter: 'temperature' is not supported with this model."
             return web.json_response({"error": {"message": message, "type": "invalid_request_error"}}, status=400)
         limit = int(body.get("max_completion_tokens") or body.get("max_tokens") or self.args.output_tokens)
-        answer = "" if fault == "empty" else reply_for(prompt, self.args.judge_score)
+        answer = "" if fault == "empty" else self._answer(body, prompt)
         thinking = self.args.thinking_tokens if self.args.reasoning != "none" else 0
         reply_tokens = min(limit, self.args.output_tokens)
         cut = thinking > 0 and limit < thinking + len(answer) // 4 + 1
@@ -197,6 +203,14 @@ class FakeServer:
             }
         )
 
+    def _answer(self, body: dict[str, Any], prompt: str) -> str:
+        if self.simulated is None:
+            return reply_for(prompt, self.args.judge_score)
+        from xolver.llm.base import Message
+
+        messages = [Message(role=m.get("role", "user"), content=str(m.get("content") or "")) for m in body["messages"]]
+        return self.simulated.answer(messages, body.get("seed"))
+
     def _message(self, answer: str, *, thinking_tokens: int, cut: bool) -> dict[str, Any]:
         """The assistant message: the answer, after thinking of about `thinking_tokens` tokens (4 characters
         each) where the mode says; a cut reply ends inside its thinking."""
@@ -212,6 +226,16 @@ class FakeServer:
 
     async def models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+
+def simulated(skill: str, problems: str | None) -> Any:
+    """The simulated model a `--simulate` server answers as."""
+    from xolver.bench.datasets import load_problems
+    from xolver.team.simulated import SimulatedModel, Skill
+
+    if problems is None:
+        raise SystemExit("--simulate needs --problems FILE: the set whose answers the model knows")
+    return SimulatedModel(load_problems(problems)[0], Skill.parse(skill))
 
 
 def spawn(flags: list[str]) -> tuple[subprocess.Popen, str]:
@@ -253,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--knee", type=int,
                         help="past this many sequences in flight, each decodes proportionally slower")
     parser.add_argument("--o-series", action="store_true", help="refuse `temperature` (400), as o-series models do")
+    parser.add_argument("--simulate", help="answer as a simulated model of this skill, e.g. p=0.6,judge=adversarial")
+    parser.add_argument("--problems", help="the problem set (JSONL) a simulated model knows")
     for name in ("429", "500", "timeout", "garbled", "empty"):
         parser.add_argument(f"--fault-{name}", type=float, default=0.0, help=f"share of requests answered with {name}")
     return parser

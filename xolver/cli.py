@@ -17,6 +17,7 @@ EXIT_USER_ERROR = 2
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     """Flags that override settings; each one's `dest` is the name of a `Settings` field."""
+    from xolver.profiles import PROFILES
     from xolver.schema import choices
 
     parser.add_argument("--config", help="path to a xolver.toml (default: ./xolver.toml if present)")
@@ -26,6 +27,11 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iterations", "-I", type=int, help="I: maximum iterations")
     parser.add_argument("--exemplars", "-k", type=int, help="k: exemplars retrieved from memory")
     parser.add_argument("--retrieval", choices=choices("retrieval"), help="how exemplars are found")
+    parser.add_argument(
+        "--profile", choices=["auto", *PROFILES],
+        help="how candidates are weighed and prompts laid out: general, embedded (SmolLM2-135M's measured settings), "
+        "auto (embedded for the embedded model, else general)",
+    )  # fmt: skip
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--max-tokens", dest="max_tokens", type=int, help="completion tokens per solver call")
     parser.add_argument("--seed", type=int)

@@ -4,10 +4,10 @@ A candidate of a math or general problem votes for its answer:
 - 1 when its own program printed the answer, `prose_weight` when it only wrote it down, and nothing when its
   program failed, printed nothing, or computed with an example's numbers instead of the problem's (its own
   tool refuted it);
-- times `copy_weight` when its agent was shown that answer before answering (a later round's shared memory,
-  its own last attempt): agreeing with what one was shown is not an independent sample. A first-round
-  answer, an analogy (a retrieved solved program rebound to the problem) and a later answer nobody showed
-  its agent count fully;
+- times `copy_weight` (0 in the shipped profiles) when its agent was shown that answer before answering (a
+  later round's shared memory, its own last attempt): agreeing with what one was shown is not an independent
+  sample. A first-round answer, an analogy (a retrieved solved program rebound to the problem) and a later
+  answer nobody showed its agent count fully;
 - with `distinct_programs` (a profile for greedy decoding), the same program written by several agents
   counts once;
 - plus `judge_weight` times the judge's score (0 in the shipped profiles: a judge of the team's own model
