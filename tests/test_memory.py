@@ -272,3 +272,23 @@ async def test_a_selective_filter_still_finds_the_rare_matches(tmp_path: Path) -
     await store.add(rare)
     hits = await store.search("train speed problem", k=2, task_kind="code")
     assert sorted(h.experience.id for h in hits) == sorted(e.id for e in rare)
+
+
+async def test_searches_while_other_solves_write_never_read_a_half_added_index(tmp_path: Path) -> None:
+    """Eight solves of one batch search and write one store at once (threads under asyncio.to_thread): a search
+    that read the lexical index between a writer's two updates of it failed with 'operands could not be
+    broadcast together' (seen on a simulated model's learning run)."""
+    store = store_at(tmp_path)
+    await store.add([solution(f"A shop sells {n} pens in a box; how many pens in {n + 3} boxes?") for n in range(40)])
+    rng = random.Random(3)
+
+    async def write(n: int) -> None:
+        await store.add([solution(f"A farm has {n} goats and {n + 7} hens; how many legs in all?")])
+
+    async def read(n: int) -> None:
+        await store.search(f"how many legs do {rng.randint(1, 99)} goats have", k=3, exclude=f"{n} pens")
+
+    for _ in range(3):
+        await asyncio.gather(*(write(n) if n % 2 else read(n) for n in range(60)))
+    assert await store.count() == 40 + 90
+    await store.aclose()

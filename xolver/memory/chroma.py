@@ -543,11 +543,12 @@ class ChromaExperienceStore:
         found: list[str] = []
         if self.retrieval in ("hybrid", "dense"):
             found += self._dense(vector, pool, views, where)
-        index = self._ensure_index()
         lexical: dict[str, float] = {}
-        if self.retrieval in ("hybrid", "bm25"):
-            lexical = dict(index.bm25.search(query, pool, index.mask(where)))
-            found += lexical
+        with self._state:  # a writer adds to the index in place: read it whole, between two writes
+            index = self._ensure_index()
+            if self.retrieval in ("hybrid", "bm25"):
+                lexical = dict(index.bm25.search(query, pool, index.mask(where)))
+        found += lexical
         candidates = self._cut(self._candidates(list(dict.fromkeys(found)), lexical, vector), exclude)
         slots: list[_Candidate] = []
         for candidate in candidates:
@@ -559,9 +560,11 @@ class ChromaExperienceStore:
             slots.append(candidate)
             if len(slots) == k:
                 break
-        related = {
-            s.id: index.related(s.id, s.metadata["problem_key"], where)[:MAX_RELATED] if attach else [] for s in slots
-        }
+        with self._state:
+            related = {
+                s.id: index.related(s.id, s.metadata["problem_key"], where)[:MAX_RELATED] if attach else []
+                for s in slots
+            }
         got = self._records([s.id for s in slots] + [i for ids in related.values() for i in ids])
         return [
             ExperienceHit(
