@@ -9,10 +9,10 @@ from helpers import CHECK_PROMPT, make_xolver, planner_reply
 from xolver import InMemoryExperienceStore
 from xolver.llm.base import ModelRequest
 from xolver.llm.testing import scripted_team
+from xolver.profiles import EMBEDDED, GENERAL
 from xolver.sandbox import ProcessSandbox
 from xolver.schema import Candidate, Experience, Judgement, Problem, ToolCall
 from xolver.team.analogy import adapt, computes_from, copied_from, numbers
-from xolver.profiles import EMBEDDED, GENERAL
 from xolver.team.decision import votes
 from xolver.team.shared import SharedMemory
 from xolver.team.solver import analogies
@@ -218,7 +218,7 @@ def test_in_the_embedded_profile_a_tied_vote_goes_to_the_analogy_of_the_best_ret
     assert weighed.best is not None and weighed.best.answer == "1.5", "a judge that counts breaks the tie"
     general = SharedMemory(3)
     general.update(pool)
-    assert general.best is not None and general.best.answer in {"384", "1.5"}, "no tie goes to an analogy for its origin"
+    assert general.best is not None and general.best.answer in {"384", "1.5"}, "no tie goes to an analogy as such"
 
 
 @pytest.mark.parametrize(

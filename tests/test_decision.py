@@ -82,16 +82,20 @@ def test_a_tie_is_broken_by_the_independent_check_then_a_program_then_the_judge_
     assert embedded.best is not None and embedded.best.answer == "44", "the embedded profile prefers analogies"
 
 
-def test_agreement_copied_from_the_shared_memory_is_no_vote_and_a_new_later_answer_counts_whole() -> None:
+def test_an_agent_shown_the_teams_answers_is_no_independent_sample_whatever_it_answers() -> None:
+    """Agreeing with the shared memory is copying; and counting only the later answers nobody showed would
+    favour answers not yet found, mostly wrong ones once the right one was found."""
     first = [made("7", agent=0), made("9", agent=1), made("9", agent=2)]
-    copied = [made("7", agent=i, iteration=1, saw=("7", "9")) for i in range(2)] + [
-        made("9", agent=2, iteration=1, saw=("7", "9"))
-    ]
-    tally = votes(first + copied, GENERAL)
-    assert tally == {"7": 1.0, "9": 2.0}, "two agents copying 7 from the shared memory do not outvote two samples"
-    assert decide(first + copied) == "9"
-    fresh = [made("8", agent=i, iteration=1, saw=("7", "9")) for i in range(3)]
-    assert votes(first + fresh, GENERAL)["8"] == 3.0, "an answer nobody showed them is an independent sample"
+    later = [made("7", agent=0, iteration=1, saw=("7", "9")), made("7", agent=1, iteration=1, saw=("7", "9")),
+             made("8", agent=2, iteration=1, saw=("7", "9"))]  # fmt: skip
+    weight = GENERAL.copy_weight
+    assert votes(first + later, GENERAL) == {"7": 1.0 + 2 * weight, "9": 2.0, "8": weight}
+    assert 0 < weight <= 0.5, "two agents copying 7 from the shared memory do not outvote two independent samples"
+    shared = SharedMemory(3)
+    shared.update(first)
+    shared.update(later)
+    shared.settle({"9": True, "7": False, "8": False})
+    assert shared.best is not None and shared.best.answer == "9"
 
 
 def test_a_failed_program_or_a_copy_of_an_examples_numbers_is_no_vote() -> None:

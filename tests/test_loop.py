@@ -194,8 +194,21 @@ async def test_judge_rationale_and_shared_memory_reach_the_next_iteration() -> N
         assert "Wrong: 2+3 is not 6." in request.prompt  # the judge's rationale, not only its score
         assert "Your previous attempt" in request.prompt
         assert "The team's best attempts so far" in request.prompt
-    assert result.answer == "5" and result.stop_reason == "converged"
+    assert [c.answer for c in result.iterations[1].candidates] == ["5"] * 3
+    assert result.answer == "6", "agents shown the team's answers are no independent samples: the consensus stands"
     assert result.iterations[0].best_score == pytest.approx(0.1)
+
+
+async def test_revisions_after_the_judges_comments_decide_a_split_first_round() -> None:
+    first = iter([r"\boxed{6}", r"\boxed{5}", r"\boxed{7}"])
+    model = scripted_team(
+        planner=planner_reply,
+        solver=lambda r: next(first) if "iteration 1" not in r.prompt else r"Fixed: \boxed{5}",
+        judge=lambda r: "Right.\nScore: 1" if "{5}" in r.prompt else "Wrong.\nScore: 0",
+    )
+    result = await make_xolver(model, iterations=2, agents=3).asolve("2+3?")
+    assert [c.answer for c in result.iterations[0].candidates] == ["6", "5", "7"]
+    assert result.answer == "5"
 
 
 async def test_solver_prompts_share_their_prefix_and_end_with_the_role() -> None:

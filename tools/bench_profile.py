@@ -3,7 +3,7 @@
 profile's value, and the right answers counted.
 
     python tools/bench_profile.py runs/families/xolver-learn.jsonl            # the embedded profile's settings
-    python tools/bench_profile.py RUN.jsonl --profile embedded --fields tie_break,prose_weight
+    python tools/bench_profile.py RUN.jsonl --profile embedded --fields tie_break,distinct_programs
 
 Only settings that decide between recorded candidates replay faithfully (the vote, the tie-break); settings
 that change a prompt or a sample (temperature, exemplar turns) need a run of their own.
@@ -19,7 +19,7 @@ from xolver import profiles
 from xolver.bench.records import load_run
 from xolver.bench.replay import replay_records
 
-DECIDING = ("prose_weight", "distinct_programs", "copy_weight", "tie_break", "judge_weight")
+DECIDING = ("distinct_programs", "copy_weight", "analogy_weight", "tie_break", "judge_weight")
 
 
 async def right_with(records: list, name: str, changes: dict[str, object]) -> tuple[int, int, int]:
@@ -46,12 +46,15 @@ async def run(args: argparse.Namespace) -> None:
     print("| setting | the profile's value | right | general's value | right | solves changed |")
     print("|---|---|---|---|---|---|")
     kept = (await right_with(records, args.profile, {}))[0]
-    for field in fields:
-        general = getattr(profiles.GENERAL, field)
-        right, changed, failed = await right_with(records, args.profile, {field: general})
+    rows = [(field, {field: getattr(profiles.GENERAL, field)}) for field in fields]
+    rows.append(("all of them", {field: getattr(profiles.GENERAL, field) for field in fields}))
+    for label, changes in rows:
+        right, changed, failed = await right_with(records, args.profile, changes)
         note = f" ({failed} not replayed)" if failed else ""
-        print(f"| {field} | {getattr(base, field)} | {kept}/{len(records)} | {general} | {right}/{len(records)} | "
-              f"{changed}{note} |", flush=True)  # fmt: skip
+        ours = getattr(base, label) if label in fields else "-"
+        theirs = changes[label] if label in fields else "-"
+        print(f"| {label} | {ours} | {kept}/{len(records)} | {theirs} | {right}/{len(records)} | {changed}{note} |",
+              flush=True)  # fmt: skip
 
 
 def main() -> int:

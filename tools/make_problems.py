@@ -5,6 +5,8 @@ sees metadata).
 Two sets, generated once and committed:
 - `tests/data/sim_dev.jsonl` (dev): the twelve shapes of the hand-written family set
   (`tests/data/families.jsonl`), 10 instances each. Rules are chosen on the dev sets.
+- `tests/data/sim_dev_novel.jsonl` (dev): ten shapes no seed-bank program has (as the test set's), 8
+  instances each: where a rule meets the wrong analogies that novel shapes draw, before anyone reports.
 - `tests/data/heldout.jsonl` (test): sixteen shapes that no seed-bank program has and no rule was written
   for, 8 instances each, in order (every family's first instance, then every second, ...). Nothing is tuned
   on it; it reports.
@@ -250,6 +252,64 @@ DEV = [
 ]  # fmt: skip
 
 
+def _work(rng: random.Random) -> Values:
+    workers, days = _r(rng, 2, 12), _r(rng, 2, 12)
+    others = rng.choice([d for d in range(2, 25) if (workers * days) % d == 0 and d != workers])
+    return {"workers": workers, "days": days, "other_workers": others}
+
+
+def _trip(rng: random.Random) -> Values:
+    first_hours, second_hours, speed = _r(rng, 1, 4), _r(rng, 1, 4), _r(rng, 30, 90)
+    first_km = first_hours * _r(rng, 30, 90)
+    return {"first_km": first_km, "first_hours": first_hours,
+            "second_km": speed * (first_hours + second_hours) - first_km, "second_hours": second_hours}
+
+
+def _tank(rng: random.Random) -> Values:
+    rate = _r(rng, 2, 25)
+    return {"liters": rate * _r(rng, 5, 60), "rate": rate}
+
+
+def _pages(rng: random.Random) -> Values:
+    per_day, days = _r(rng, 5, 40), _r(rng, 2, 9)
+    return {"pages": per_day * days + _r(rng, 10, 200), "per_day": per_day, "days": days}
+
+
+def _seats(rng: random.Random) -> Values:
+    rows, seats = _r(rng, 5, 20), _r(rng, 2, 6)
+    return {"rows": rows, "seats": seats, "taken": _r(rng, 1, rows * seats - 1)}
+
+
+DEV_NOVEL = [
+    Family("triangle_area", ("A triangular sail has a base of {base} m and a height of {height} m. What is its "
+                             "area in square meters?",),
+           lambda rng: {"base": 2 * _r(rng, 2, 20), "height": _r(rng, 3, 25)}, "base * height / 2"),
+    Family("work_rate", ("{workers} workers paint a fence in {days} days. Working at the same rate, how many days "
+                         "would {other_workers} workers take?",), _work, "workers * days / other_workers"),
+    Family("fence_perimeter", ("A paddock is {length} m long and {width} m wide. How many meters of fencing go all "
+                               "the way around it?",), lambda rng: {"length": _r(rng, 10, 90), "width": _r(rng, 5, 60)},
+           "2 * (length + width)"),
+    Family("cube_volume", ("A cube-shaped box has edges {edge} cm long. What is its volume in cubic centimeters?",),
+           lambda rng: {"edge": _r(rng, 3, 30)}, "edge ** 3"),
+    Family("trip_average", ("A car drives {first_km} km in {first_hours} hours and then {second_km} km in "
+                            "{second_hours} hours. What is its average speed for the trip in km per hour?",), _trip,
+           "(first_km + second_km) / (first_hours + second_hours)"),
+    Family("tank_drain", ("A tank holds {liters} liters of water and drains {rate} liters every minute. After how "
+                          "many minutes is it empty?",), _tank, "liters / rate"),
+    Family("pages_left", ("A novel has {pages} pages. Sue reads {per_day} pages every day for {days} days. How many "
+                          "pages does she still have to read?",), _pages, "pages - per_day * days"),
+    Family("mother_age", ("Nina is {age} years old and her mother is {times} times as old. How old will her mother "
+                          "be in {later} years?",),
+           lambda rng: {"age": _r(rng, 5, 14), "times": _r(rng, 2, 4), "later": _r(rng, 2, 15)}, "age * times + later"),
+    Family("free_seats", ("A bus has {rows} rows of {seats} seats, and {taken} seats are taken. How many seats are "
+                          "free?",), _seats, "rows * seats - taken"),
+    Family("bottles", ("A jug holds {liters} liters of juice. How many full bottles of {ml} milliliters can be "
+                       "poured from it?",),
+           lambda rng: {"liters": _r(rng, 2, 12), "ml": rng.choice([150, 200, 250, 300, 400, 500, 750])},
+           "liters * 1000 // ml"),
+]  # fmt: skip
+
+
 def program(family: Family, values: Values) -> str:
     names = family.names or tuple(values)
     return "\n".join([*(f"{name} = {values[name]}" for name in names), f"print({family.compute})"])
@@ -296,6 +356,7 @@ def main() -> int:
     outputs = {
         ROOT / "tests/data/sim_dev.jsonl": render(generate(DEV, 10, rng, "dev-")),
         ROOT / "tests/data/heldout.jsonl": render(generate(TEST, 8, rng, "")),
+        ROOT / "tests/data/sim_dev_novel.jsonl": render(generate(DEV_NOVEL, 8, rng, "novel-")),
     }
     for path, text in outputs.items():
         if args.check:

@@ -28,14 +28,14 @@ class Profile(BaseModel):
     name: ProfileName
     temperature: float = Field(description="the solvers' sampling temperature")
     judge_weight: float = Field(description="the judge's score, times this, is added to a non-code answer's vote")
-    prose_weight: float = Field(description="the vote of an answer only written down (1: one its program printed)")
     distinct_programs: bool = Field(description="the same program written by several agents is one vote")
     copy_weight: float = Field(
-        description="the vote of a later round's answer that its agent was shown (the shared memory, its own last "
-        "attempt): it is not an independent sample. 0, chosen on the dev set (tools/bench_skill.py, sim_dev.jsonl, "
-        "n = 120, agents that repeat the team's top attempt half the time): accuracy at p = 0.3 / 0.5 / 0.7 was "
-        "0.47 / 0.86 / 0.98 with 0, 0.39 / 0.78 / 0.93 with 0.5, 0.43 / 0.78 / 0.93 with 1; with independent "
-        "agents 0.48 / 0.87 / 0.98, 0.48 / 0.90 / 0.99, 0.52 / 0.89 / 0.99"
+        description="the vote of a later round's answer: its agent was shown the team's answers (the shared memory, "
+        "its own last attempt), so it is no independent sample, whatever it answers"
+    )
+    analogy_weight: float = Field(
+        description="the vote of an analogy (a retrieved solved program rebound to the problem): memory's candidate, "
+        "not a sample of the model, right as often as the retrieved program fits the problem"
     )
     tie_break: tuple[TieBreak, ...] = Field(description="what decides between answers with equal votes, in order")
     exemplar_turns: bool = Field(
@@ -53,10 +53,10 @@ GENERAL = Profile(
     name="general",
     temperature=0.7,
     judge_weight=0.0,
-    prose_weight=1.0,
     distinct_programs=False,
-    copy_weight=0.0,
-    tie_break=("check", "program", "judge", "later"),
+    copy_weight=0.5,
+    analogy_weight=1.0,
+    tie_break=("check", "program", "judge"),
     exemplar_turns=False,
     reasoning=None,
     logprobs=False,
@@ -66,7 +66,6 @@ EMBEDDED = GENERAL.model_copy(
     update={
         "name": "embedded",
         "temperature": 0.0,
-        "prose_weight": 0.5,
         "distinct_programs": True,
         "tie_break": ("analogy", "scored", "later"),
         "exemplar_turns": True,
@@ -75,7 +74,6 @@ EMBEDDED = GENERAL.model_copy(
         "why": {
             "temperature": "greedy: with a solved sibling program as an earlier turn, right programs on the 36 later "
             "family problems (dev set): 5 greedy, 2-4 at 0.3, 1 at 0.7",
-            "prose_weight": "its prose arithmetic is wrong far more often than its programs (README, Model profiles)",
             "distinct_programs": "greedy agents on near-identical prompts write one program several times: one "
             "piece of evidence (dev set: three agents, one `print(20 * 4)`)",
             "tie_break": "on a tied vote a program rebound from a verified solve ranks first (dev family run: 17 of 46 "

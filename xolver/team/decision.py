@@ -1,13 +1,12 @@
 """How the team decides between its candidates: one rule for every model, written once.
 
 A candidate of a math or general problem votes for its answer:
-- 1 when its own program printed the answer, `prose_weight` when it only wrote it down, and nothing when its
-  program failed, printed nothing, or computed with an example's numbers instead of the problem's (its own
-  tool refuted it);
-- times `copy_weight` (0 in the shipped profiles) when its agent was shown that answer before answering (a
-  later round's shared memory, its own last attempt): agreeing with what one was shown is not an independent
-  sample. A first-round answer, an analogy (a retrieved solved program rebound to the problem) and a later
-  answer nobody showed its agent count fully;
+- 1, whether its own program printed the answer or it wrote it down, and nothing when its program failed,
+  printed nothing, or computed with an example's numbers instead of the problem's (its own tool refuted it);
+- times `copy_weight` when its agent had been shown the team's answers (a later round's shared memory, its
+  own last attempt): whatever it answers then, agreeing or not, it is no independent sample of the model.
+  First-round answers count fully; an analogy (a retrieved solved program rebound to the problem) counts
+  `analogy_weight`: it is memory's candidate, not a sample of the model;
 - with `distinct_programs` (a profile for greedy decoding), the same program written by several agents
   counts once;
 - plus `judge_weight` times the judge's score (0 in the shipped profiles: a judge of the team's own model
@@ -15,7 +14,8 @@ A candidate of a math or general problem votes for its answer:
 The answer with the most votes wins. Equal votes are decided by the profile's `tie_break`, in order:
 `check` (the verifier's independent program printed it), `program` (a program printed it), `judge` (the
 judge's score), `analogy` (rebound from a verified solve, the best retrieved exemplar's first), `scored`
-(judged at all), `later` (a later round). No rule prefers a candidate for its origin unless its profile
+(judged at all), `later` (a later round); then the order they came in (the first round's agents first, as a
+majority vote reads them). No rule prefers a candidate for its origin unless its profile
 says so, with the measurement (`xolver.profiles`). Code candidates rank by their tests, then by how many
 candidates agree, then the later attempt.
 
@@ -43,14 +43,12 @@ def answer_key(candidate: Candidate) -> str | None:
     return canonical_answer(candidate.answer) if candidate.answer is not None else candidate.code
 
 
-def support(candidate: Candidate, prose_weight: float = 1.0) -> float:
-    """How much a candidate's answer counts before independence is weighed: 1 when its own program ran and
-    printed it, `prose_weight` when it only wrote it down, 0 when its program failed, printed nothing
+def support(candidate: Candidate) -> float:
+    """Whether a candidate's own tool left its answer standing: 0 when its program failed, printed nothing
     (whatever it wrote then is unsupported) or computed with an example's numbers instead of the problem's."""
     if candidate.copied is not None:
         return 0.0
-    answered = program_answered(candidate)
-    return prose_weight if answered is None else float(answered)
+    return 0.0 if program_answered(candidate) is False else 1.0
 
 
 def evidence_key(candidate: Candidate) -> str:
@@ -85,8 +83,8 @@ _BUILTINS = frozenset(dir(builtins))
 
 def vote(candidate: Candidate, profile: Profile) -> float:
     """One candidate's vote for its answer (before the judge's share)."""
-    shown = answer_key(candidate) in candidate.saw
-    return support(candidate, profile.prose_weight) * (profile.copy_weight if shown else 1.0)
+    origin = profile.analogy_weight if candidate.role == ANALOGY else profile.copy_weight if candidate.saw else 1.0
+    return support(candidate) * origin
 
 
 def votes(candidates: list[Candidate], profile: Profile) -> dict[str, float]:
