@@ -9,6 +9,7 @@ nothing of the case: no file, no IPC object, no process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -20,7 +21,8 @@ from pathlib import Path
 import pytest
 from hostile_cases import CANARY, CASES, CLEAN, CLEAN_CHECK, HOST_SECRET, LIMITS, Case
 
-from xolver.sandbox import ExecResult, Sandbox
+from xolver.sandbox import ExecResult, ProcessSandbox, Sandbox
+from xolver.sandbox.cgroups import cgroups_problem
 
 
 @dataclass
@@ -247,3 +249,27 @@ def test_the_process_sandbox_refuses_without_root(monkeypatch: pytest.MonkeyPatc
         ProcessSandbox()
     with pytest.raises(ConfigError, match="not root"):
         open_sandbox("process")
+
+
+@pytest.mark.skipif(cgroups_problem() is not None, reason="no per-run cgroups on this host: nothing to collide")
+async def test_a_cgroup_left_by_a_killed_run_does_not_block_a_run_that_reuses_its_pid() -> None:
+    """A batch killed mid-run leaves its runs' cgroups behind; a later run whose process got one of their pids
+    failed with FileExistsError (seen when a benchmark was restarted)."""
+    from xolver.sandbox.cgroups import GROUP, ROOT
+
+    parents = [ROOT / GROUP] if (ROOT / "cgroup.controllers").exists() else [ROOT / c / GROUP for c in
+                                                                              ("pids", "memory", "cpu")]  # fmt: skip
+    box = ProcessSandbox()
+    await box.run("print(1)")  # the parent groups exist
+    probe = await asyncio.create_subprocess_exec("true")
+    await probe.wait()
+    stale = [parent / f"run-{pid}" for parent in parents for pid in range(probe.pid, probe.pid + 1000)]
+    for directory in stale:
+        directory.mkdir(exist_ok=True)
+    try:
+        results = [await box.run("print(6 * 7)") for _ in range(3)]
+    finally:
+        for directory in stale:
+            with contextlib.suppress(FileNotFoundError):
+                directory.rmdir()
+    assert [r.stdout.strip() for r in results] == ["42"] * 3

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import time
@@ -87,7 +88,9 @@ class ProcessSandbox:
         cgroup = None
         try:
             if self.cgroups:
-                cgroup = await asyncio.to_thread(RunCgroup.create, f"run-{process.pid}", limits)
+                # a pid is reused, and a killed run's cgroup stays behind: the name is the run's alone
+                name = f"run-{process.pid}-{secrets.token_hex(4)}"
+                cgroup = await asyncio.to_thread(RunCgroup.create, name, limits)
             data = header(
                 code, stdin=stdin, files=files, timeout=timeout, limits=limits, uid=UID_BASE + process.pid,
                 workdir="/tmp/work", writable=[], isolate=True, rlimit_as=cgroup is None, python=self.python,
