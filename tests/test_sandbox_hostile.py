@@ -273,3 +273,36 @@ async def test_a_cgroup_left_by_a_killed_run_does_not_block_a_run_that_reuses_it
             with contextlib.suppress(FileNotFoundError):
                 directory.rmdir()
     assert [r.stdout.strip() for r in results] == ["42"] * 3
+
+
+async def test_a_run_cancelled_while_its_process_starts_ends_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """asyncio (3.11), cancelled while a process starts, kills that process (`unshare`) and waits for its pipes
+    to close; the runner inside outlived it when it had not yet set its parent-death signal (`--kill-child`),
+    held the pipes open, and the cancelled solve hung its whole batch (seen under load). The race is made
+    certain here by leaving `--kill-child` out: cancelled at every turn of the event loop while it starts, each
+    run must end at once and leave no runner behind."""
+    from xolver.sandbox import process
+
+    monkeypatch.setattr(process, "NAMESPACES", [n for n in process.NAMESPACES if n != "--kill-child"])
+    box = ProcessSandbox()
+    before = _runners()
+    for turns in range(12):
+        run = asyncio.ensure_future(box.run("import time; time.sleep(30)"))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        run.cancel()
+        done, _ = await asyncio.wait([run], timeout=5)
+        assert done, f"a run cancelled {turns} loop turns into its start never ended"
+    assert _runners() - before == set(), "a cancelled run's runner outlived it"
+
+
+def _runners() -> set[int]:
+    """Sandbox runners whose `unshare` is gone (their parent is now init): runs nobody will end."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                orphan = "\nPPid:\t1\n" in (entry / "status").read_text()
+                if orphan and b"Runs programs inside a sandbox" in (entry / "cmdline").read_bytes():
+                    found.add(int(entry.name))
+    return found

@@ -77,14 +77,7 @@ class ProcessSandbox:
         limits = limits or self.limits
         check_files(files)
         start = time.monotonic()
-        process = await asyncio.create_subprocess_exec(
-            "unshare", *NAMESPACES, self.python, "-I", "-c", RUNNER_SOURCE,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
-            start_new_session=True,
-        )  # fmt: skip
+        process = await _spawn([self.python, "-I", "-c", RUNNER_SOURCE])
         cgroup = None
         try:
             if self.cgroups:
@@ -113,6 +106,25 @@ class ProcessSandbox:
 
     async def aclose(self) -> None:
         """Holds nothing between runs."""
+
+
+async def _spawn(command: list[str]) -> asyncio.subprocess.Process:
+    """The runner, in namespaces of its own and a session of its own. Its start is shielded: asyncio (3.11)
+    cancelled while a process starts kills only that process (`unshare`) and then waits for its pipes to close,
+    which the runner, spared when it had not yet set its parent-death signal, holds open forever: a solve
+    cancelled then (a sibling turn failed, a deadline, a client gone) hung its whole batch. So the start
+    finishes, and a cancelled run kills the runner's whole session."""
+    spawning = asyncio.ensure_future(asyncio.create_subprocess_exec(
+        "unshare", *NAMESPACES, *command,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}, start_new_session=True,
+    ))  # fmt: skip
+    try:
+        return await asyncio.shield(spawning)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await _kill(await spawning)
+        raise
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:
