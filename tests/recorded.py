@@ -23,7 +23,7 @@ from xolver.sandbox.base import ExecResult
 from xolver.sandbox.testing import ScriptedSandbox
 from xolver.schema import Usage
 
-WRONG_FIRST = {"q03", "q07"}  # wrong in round 1, corrected in round 2
+WRONG_FIRST = {"q03", "q07"}  # wrong in round 1 (each agent its own way), corrected in round 2
 ALWAYS_WRONG = {"q05", "q11"}
 UNREADABLE_JUDGE = {"q09"}
 FAILING_SOLVER = {"q13"}  # one agent's call fails
@@ -62,7 +62,7 @@ def _solver(request: ModelRequest) -> str:
         raise ModelServerError("injected: the server failed", status=503)
     retry = "previous attempt" in asked
     wrong = pid in ALWAYS_WRONG or (pid in WRONG_FIRST and not retry)
-    answer = product + 1 if wrong else product
+    answer = product + (1 + "lah".find(role[1]) if pid in WRONG_FIRST else 1) if wrong else product
     if pid in PYTHON_SOLVER:
         return f"Let Python multiply.\n```python\nprint({product})\n```"
     extra = " <script>alert('x')</script> <b>bold?</b>" if pid in HTML_REPLY else ""
