@@ -10,8 +10,11 @@ Two sets, generated once and committed:
 - `tests/data/heldout.jsonl` (test): sixteen shapes that no seed-bank program has and no rule was written
   for, 8 instances each, in order (every family's first instance, then every second, ...). Nothing is tuned
   on it; it reports.
+- `tests/data/learning_test.jsonl` (test): the learning report's set, the test set's first twelve families
+  x their first four instances, in the same order (48 problems: what the embedded model can run in each
+  memory mode in an hour on two cores).
 
-    python tools/make_problems.py            # writes both files (seed 2026)
+    python tools/make_problems.py            # writes the files (seed 2026)
     python tools/make_problems.py --check    # fails if the committed files differ from what the seed gives
 """
 
@@ -353,10 +356,16 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
     args = parser.parse_args()
     rng = random.Random(SEED)
+    dev = generate(DEV, 10, rng, "dev-")
+    test = generate(TEST, 8, rng, "")
+    learning = {family.name for family in TEST[:12]}
     outputs = {
-        ROOT / "tests/data/sim_dev.jsonl": render(generate(DEV, 10, rng, "dev-")),
-        ROOT / "tests/data/heldout.jsonl": render(generate(TEST, 8, rng, "")),
+        ROOT / "tests/data/sim_dev.jsonl": render(dev),
+        ROOT / "tests/data/heldout.jsonl": render(test),
         ROOT / "tests/data/sim_dev_novel.jsonl": render(generate(DEV_NOVEL, 8, rng, "novel-")),
+        ROOT / "tests/data/learning_test.jsonl": render(
+            [row for row in test if row["metadata"]["family"] in learning and int(str(row["id"]).rsplit("-")[-1]) < 4]  # type: ignore[index]
+        ),
     }
     for path, text in outputs.items():
         if args.check:

@@ -149,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--ordered", action="store_true",
         help="one problem at a time in the set's order, each after the earlier ones wrote their experience",
     )  # fmt: skip
+    b_run.add_argument(
+        "--oracle", action="store_true",
+        help="an oracle memory (the learning report's upper bound): with --memory-mode read-only and --ordered, "
+        "each solved problem's reference solution is written to the run's store for the problems after it",
+    )  # fmt: skip
     b_run.add_argument("--address", help="a Ray cluster to join (default: start a local Ray instance)")
     b_run.add_argument("--workers", type=int, default=2, help="Ray actors, each with its own model client")
     _add_run_flags(b_run)
@@ -474,7 +479,8 @@ def _run_bench(args: argparse.Namespace) -> int:
     if args.memory_dir and not (Path(args.memory_dir).is_dir() and any(Path(args.memory_dir).iterdir())):
         # a mistyped path would otherwise open a new, seeded store: a run "continuing" memory it never had
         raise UserInputError(f"--memory {args.memory_dir}: no experience store there; leave --memory out for a new one")
-    spec = RunSpec(load_config(args.config, **_overrides(args)), method=args.method, dataset=Path(args.dataset).stem)
+    spec = RunSpec(load_config(args.config, **_overrides(args)), method=args.method, dataset=Path(args.dataset).stem,
+                   oracle=args.oracle)  # fmt: skip
     resumed = len(finished_ids(Path(args.out)) & {p.id for p in problems})
     with RunProgress(len(problems), resumed=resumed, label=f"{args.method} on {spec.dataset}") as progress:
         written = asyncio.run(

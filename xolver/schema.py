@@ -266,6 +266,9 @@ class Candidate(Record):
 ExperienceKind = Literal["solution", "strategy", "code_fragment"]
 
 
+ExperienceSource = Literal["seed", "self", "external"]  # a seed bank, the team's own solves, an import
+
+
 class Experience(Record):
     """One entry of experience memory: a solved problem, a strategy, or a verified code fragment."""
 
@@ -274,7 +277,7 @@ class Experience(Record):
     problem: str
     content: str
     task_kind: TaskKind = "math"
-    source: Literal["seed", "self", "external"] = "self"
+    source: ExperienceSource = "self"
     verified: bool = False
     score: float = 0.0
     uses: int = 0

@@ -12,11 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from xolver.bench.runner import BenchRecord, Evaluator, failure_record, run_benchmark
+from xolver.bench.runner import BenchRecord, Evaluate, Evaluator, failure_record, run_benchmark
+from xolver.errors import UserInputError
 from xolver.llm.base import Model
 from xolver.llm.client import ROLES
 from xolver.runtime import Runtime, method_settings
 from xolver.schema import AgentRole, MethodName, Problem, Settings
+from xolver.team.memory_agents import reference_records
 
 Executor = Literal["local", "ray"]
 
@@ -25,13 +27,15 @@ Executor = Literal["local", "ray"]
 class RunSpec:
     """What a batch run is, as picklable data: a worker anywhere opens the same runtime from it.
 
-    `model` replaces the configured models (a `ScriptedModel` in tests).
+    `model` replaces the configured models (a `ScriptedModel` in tests). `oracle`: an oracle-memory run, whose
+    store is given each problem's reference solution once it is solved (the team itself only reads it).
     """
 
     config: Settings
     method: MethodName = "xolver"
     dataset: str | None = None
     model: Model | Mapping[AgentRole, Model] | None = None
+    oracle: bool = False
 
     def runtime(self) -> Runtime:
         return Runtime(self.config, method=self.method, model=self.model)
@@ -71,6 +75,8 @@ async def run_batch(
     always for the cheatsheet) solves one problem at a time in the set's order."""
     spec = spec.at(out)
     ordered = ordered or spec.method == "cheatsheet"
+    if spec.oracle:
+        _check_oracle(spec, ordered=ordered, executor=executor)
     if executor == "ray":
         from xolver.bench.ray_pool import RayPool
 
@@ -84,7 +90,34 @@ async def run_batch(
         finally:
             await pool.aclose()
     async with spec.runtime() as runtime:
-        evaluator = Evaluator.of(runtime, dataset=spec.dataset)
-        return await run_benchmark(
-            problems, evaluator.evaluate, out, concurrency=concurrency, ordered=ordered, on_record=on_record
+        evaluate = Evaluator.of(runtime, dataset=spec.dataset).evaluate
+        if spec.oracle:
+            evaluate = _with_oracle(runtime, evaluate)
+        return await run_benchmark(problems, evaluate, out, concurrency=concurrency, ordered=ordered,
+                                   on_record=on_record)  # fmt: skip
+
+
+def _check_oracle(spec: RunSpec, *, ordered: bool, executor: Executor) -> None:
+    """An oracle memory is an ordered, local team run that reads memory and never writes it itself."""
+    if spec.method != "xolver" or spec.config.memory != "read-only" or not ordered or executor != "local":
+        raise UserInputError(
+            "--oracle is a team run (--method xolver) with --memory-mode read-only and --ordered, run here "
+            "(--executor local): the store is given each solved problem's reference solution"
         )
+
+
+def _with_oracle(runtime: Runtime, evaluate: Evaluate) -> Evaluate:
+    """`evaluate`, then the problem's reference solution written to the run's store, as perfect verification
+    would have written it: the next problems of the run can retrieve it."""
+    store = runtime.store
+    if store is None:
+        raise UserInputError("--oracle needs an experience store (memory is off)")
+
+    async def evaluate_then_write(problem: Problem) -> BenchRecord:
+        record = await evaluate(problem)
+        records = reference_records(problem, run_id=record.run_id)
+        if records:
+            await store.add(records)
+        return record.model_copy(update={"oracle": True})
+
+    return evaluate_then_write

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -60,6 +61,9 @@ class MethodSummary(Record):
         default_factory=list, description="in a family set: accuracy on the first, second, ... instance of each kind"
     )
     exemplars_shown: int = 0
+    right_from: dict[str, int] = Field(
+        default_factory=dict, description="right answers shown this run's own experience, the seed bank's, neither"
+    )
     contaminated_exemplars: int = 0
     contaminated_problems: int = 0
     configs: list[str]
@@ -86,7 +90,32 @@ def _model(record: BenchRecord) -> str:
 
 
 def _memory(record: BenchRecord) -> str | None:
-    return record.config.settings.memory if record.config is not None and record.method == "xolver" else None
+    """The memory mode of a team run: off, read-only, learn, or oracle (read-only, given the references)."""
+    if record.config is None or record.method != "xolver":
+        return None
+    return "oracle" if record.oracle else record.config.settings.memory
+
+
+Origin = Literal["own", "seed", "neither"]
+
+
+def origin(record: BenchRecord, own_runs: set[str]) -> Origin:
+    """Where a problem's help came from: `own` when it was shown an experience its own run wrote (a solve of
+    the run, or the oracle after an earlier problem), else `seed` when shown one from the seed bank or an
+    import, else `neither`. An attribution by what was shown, not a proof of what was used."""
+    if any(e.written_by in own_runs for e in record.exemplars if e.written_by):
+        return "own"
+    return "seed" if any(e.written_by is None and e.source != "self" for e in record.exemplars) else "neither"
+
+
+def right_by_origin(records: Sequence[BenchRecord]) -> dict[str, int]:
+    """The right answers of one run by `origin`."""
+    own = {r.run_id for r in records if r.run_id}
+    counts = dict.fromkeys(("own", "seed", "neither"), 0)
+    for record in records:
+        if record.status == "graded" and record.correct:
+            counts[origin(record, own)] += 1
+    return counts
 
 
 def _config(record: BenchRecord) -> str:
@@ -207,6 +236,7 @@ def summary(key: Key, rows: list[BenchRecord], evaluated: list[BenchRecord]) -> 
         mean_iterations=sum(r.iterations for r in rows) / len(rows),
         mean_seconds=sum(r.seconds for r in rows) / len(rows), convergence=convergence(rows),
         curve=learning_curve(rows), by_instance=by_instance(rows), exemplars_shown=sum(len(r.exemplars) for r in rows),
+        right_from=right_by_origin(rows) if memory else {},
         contaminated_exemplars=leaked, contaminated_problems=problems,
         configs=sorted({_config(r) for r in rows if r.config}),
     )  # fmt: skip
@@ -279,14 +309,7 @@ def _dataset_section(dataset: str, rows: list[MethodSummary]) -> list[str]:
     ]
     modes = [s for s in rows if s.memory]
     if len({s.memory for s in modes}) > 1:
-        lines += ["", "Memory modes side by side:", "", "| run | memory | accuracy | verified precision "
-                  "| exemplars shown | mean tokens |", "|---|---|---|---|---|---|"]  # fmt: skip
-        order = {"off": 0, "read-only": 1, "learn": 2}
-        lines += [
-            f"| {s.run or s.method} | {s.memory} | {_percent(s.accuracy)} | {_percent(s.verified_precision)} "
-            f"| {s.exemplars_shown} | {_number(s.mean_tokens, 0)} |"
-            for s in sorted(modes, key=lambda s: (order.get(s.memory or "", 3), s.run or ""))
-        ]
+        lines += _memory_modes(modes)
     families = [s for s in rows if s.by_instance]
     if families:
         depth = max(len(s.by_instance) for s in families)
@@ -306,6 +329,46 @@ def _dataset_section(dataset: str, rows: list[MethodSummary]) -> list[str]:
     lines += ["", "Configurations:", ""]
     lines += [f"- {s.label}: {config}" for s in rows for config in s.configs]
     return [*lines, ""]
+
+
+MODES = ("off", "read-only", "learn", "oracle")
+
+
+def _memory_modes(modes: list[MethodSummary]) -> list[str]:
+    """The memory modes side by side, each right answer by where its help came from, and, with read-only,
+    learn and oracle runs, the learning decomposition."""
+    order = {mode: n for n, mode in enumerate(MODES)}
+    modes = sorted(modes, key=lambda s: (order.get(s.memory or "", len(MODES)), s.run or ""))
+    header = "| run | memory | accuracy | right | own | seed | neither | verified precision | exemplars | tokens |"
+    lines = ["", "Memory modes side by side (right answers by what they were shown: this run's own experience, the "
+             "seed bank's, neither):", "", header, "|---" * 10 + "|"]  # fmt: skip
+    lines += [
+        f"| {s.run or s.method} | {s.memory} | {_percent(s.accuracy)} | {s.correct}/{s.graded} "
+        f"| {s.right_from.get('own', 0)} | {s.right_from.get('seed', 0)} | {s.right_from.get('neither', 0)} "
+        f"| {_percent(s.verified_precision)} | {s.exemplars_shown} | {_number(s.mean_tokens, 0)} |"
+        for s in modes
+    ]
+    decomposition = learning_decomposition(modes)
+    if decomposition is not None:
+        lines += ["", decomposition]
+    return lines
+
+
+def learning_decomposition(modes: Sequence[MethodSummary]) -> str | None:
+    """What the run learned against what memory could give: read side = oracle - read-only (retrieval and
+    use, with perfect verification), learned = learn - read-only, share = learned / read side (the write
+    side: verifying and writing). None without a read-only, a learn and an oracle run of the same set."""
+    first = {mode: next((s for s in modes if s.memory == mode and s.graded), None) for mode in MODES}
+    ro, learn, oracle = first["read-only"], first["learn"], first["oracle"]
+    if ro is None or learn is None or oracle is None:
+        return None
+    reach, learned = oracle.correct - ro.correct, learn.correct - ro.correct
+    share = f"{learned / reach:.2f}" if reach > 0 else "– (the oracle adds nothing)"
+    return (
+        f"Learning decomposition (n = {ro.graded}): read-only {ro.correct}, learn {learn.correct}, oracle "
+        f"{oracle.correct}; read side (oracle - read-only) {reach:+d}, learned (learn - read-only) {learned:+d}, "
+        f"learning's share {share}."
+    )
 
 
 def write_report(records: Sequence[BenchRecord], out: str | Path) -> Path:

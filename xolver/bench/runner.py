@@ -86,6 +86,9 @@ class BenchRecord(Record):
     )
     stop_reason: str | None = None
     exemplars: list[ExemplarRef] = Field(default_factory=list, description="what the problem was shown from memory")
+    oracle: bool = Field(
+        False, description="an oracle-memory run: each earlier problem's reference solution was written to the store"
+    )
     usage: Usage = Field(default_factory=Usage)
     seconds: float
     error: str | None = None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from xolver.errors import ModelError
 from xolver.memory.base import ExperienceStore
-from xolver.schema import Candidate, Experience, Problem, Verification
+from xolver.schema import Candidate, Experience, ExperienceSource, Problem, Verification
 from xolver.team.agent import Agent, clip
 from xolver.team.analogy import computes_from
 from xolver.team.evidence import summary
@@ -28,6 +29,47 @@ def passing_code(problem: Problem, best: Candidate, verification: Verification) 
             if e.kind == "independent_check" and e.passed and e.program and computes_from(e.program, problem.text)
         ]  # fmt: skip
     return list(dict.fromkeys(found))
+
+
+def _common(problem: Problem, source: ExperienceSource, confidence: float, evidence: list[str]) -> dict[str, Any]:
+    return {"problem": problem.text, "task_kind": problem.kind, "source": source, "verified": True,
+            "confidence": confidence, "evidence": evidence}  # fmt: skip
+
+
+def solved_records(
+    problem: Problem, answer: str | None, programs: list[str], *, reasoning: str, score: float,
+    source: ExperienceSource, confidence: float, evidence: list[str], provenance: dict[str, str],
+) -> list[Experience]:  # fmt: skip
+    """A solved problem's solution and its code fragments, linked: a math program with the problem's numbers
+    lifted into named variables (a sibling changes those lines) is the solution's content."""
+    if problem.kind == "math":
+        programs = [lift_numbers(code, problem.text) for code in programs]
+    content = reasoning
+    if programs and problem.kind == "math":
+        content = f"Program:\n```python\n{programs[0]}\n```\nAnswer: {answer}"
+    common = _common(problem, source, confidence, evidence)
+    solution = Experience(kind="solution", content=content, score=score, provenance=provenance, **common)
+    records = [solution]
+    for code in programs:
+        fragment = Experience(kind="code_fragment", content=code, links=[solution.id], provenance=provenance, **common)
+        solution.links.append(fragment.id)
+        records.append(fragment)
+    return records
+
+
+def reference_records(problem: Problem, *, run_id: str | None) -> list[Experience]:
+    """What perfect verification would have written after `problem`: its reference solution (the program in
+    `metadata.program`, else the reference answer) as verified experience: the oracle memory of a learning run
+    (`xolver bench run --oracle`), its upper bound."""
+    program = problem.metadata.get("program")
+    if problem.answer is None and not program:
+        return []
+    provenance = {"problem_id": problem.id, "oracle": "reference"} | ({"run_id": run_id} if run_id else {})
+    reasoning = f"Answer: {problem.answer}" if problem.answer is not None else ""
+    return solved_records(
+        problem, problem.answer, [str(program)] if program else [], reasoning=reasoning, score=1.0,
+        source="external", confidence=1.0, evidence=["reference solution (oracle memory)"], provenance=provenance,
+    )  # fmt: skip
 
 
 class Recaller(Agent):
@@ -75,31 +117,18 @@ class Learner(Agent):
         if best is None or not verification.passed:
             return []
         provenance = {"run_id": run_id, "problem_id": problem.id, "model": self.client.model_name("solver")}
-        common = {
-            "problem": problem.text, "task_kind": problem.kind, "source": "self", "verified": True,
-            "confidence": verification.confidence, "evidence": summary(verification.evidence),
-        }  # fmt: skip
         programs = passing_code(problem, best, verification)
-        if problem.kind == "math":  # numbers in named variables at the top: a sibling changes those lines
-            programs = [lift_numbers(code, problem.text) for code in programs]
-        content = best.reasoning
-        if programs and problem.kind == "math":
-            content = f"Program:\n```python\n{programs[0]}\n```\nAnswer: {best.answer}"
-        solution = Experience(
-            kind="solution", content=content, score=best.score or 0.0, provenance=provenance, **common
-        )
-        records = [solution]
-        for code in programs:
-            fragment = Experience(
-                kind="code_fragment", content=code, links=[solution.id], provenance=provenance, **common
-            )
-            solution.links.append(fragment.id)
-            records.append(fragment)
+        records = solved_records(
+            problem, best.answer, programs, reasoning=best.reasoning, score=best.score or 0.0, source="self",
+            confidence=verification.confidence, evidence=summary(verification.evidence), provenance=provenance,
+        )  # fmt: skip
         insight, applies = await self._distil(problem, best)
         if insight:
+            solution = records[0]
             strategy = Experience(
-                kind="strategy", content=insight, links=[solution.id], provenance=provenance, **common
-            )
+                kind="strategy", content=insight, links=[solution.id], provenance=provenance,
+                **_common(problem, solution.source, solution.confidence, solution.evidence),
+            )  # fmt: skip
             solution.links.append(strategy.id)
             records.append(strategy)
         for record in records:

@@ -10,8 +10,9 @@ changed, so wrong answers coincide as real models' do. It answers with a program
 quantities and prints the answer, then the answer boxed (`prose` of its replies carry no program).
 Its judge is `informative` (right 9 times in 10), `uninformative` (scores everything 1, a self-score) or
 `adversarial` (1 for wrong answers, 0 for right ones). With `needs_exemplar` it is right (with probability
-`p`) only when shown a solved problem of the same family, else wrong. Draws are seeded by the call: the same
-request gets the same reply, agents with different prompts draw independently.
+`p`) when shown a problem of the same family solved rightly, else only with probability `alone` times p.
+Draws are seeded by the call: the same request gets the same reply, agents with different prompts draw
+independently.
 
 A problem's program is `metadata.program` (tools/make_problems.py writes it); without one, the answer is
 printed as a literal. The sets of `tests/data` carry programs. `tools/fake_server.py --simulate` serves the
@@ -25,6 +26,7 @@ import contextlib
 import hashlib
 import io
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
@@ -38,6 +40,7 @@ from xolver.team.parsing import as_number, canonical_answer, extract_answer
 from xolver.team.programs import answer_from_output
 
 JudgeKind = Literal["informative", "uninformative", "adversarial"]
+LiarKind = Literal["constant", "echo", "copier"]
 WRONG_ANSWERS = 3
 
 
@@ -48,10 +51,19 @@ class Skill(BaseModel):
 
     p: float = Field(1.0, ge=0.0, le=1.0, description="probability that an answer it writes is right")
     judge: JudgeKind = "uninformative"
-    needs_exemplar: bool = Field(False, description="right only when shown a solved problem of the same family")
+    needs_exemplar: bool = Field(
+        False, description="right (with probability p) when shown a rightly solved problem of the same family; else "
+        "right with probability `alone` times p"
+    )
+    alone: float = Field(0.0, ge=0.0, le=1.0, description="with needs_exemplar: its chance without a solved sibling")
     prose: float = Field(0.0, ge=0.0, le=1.0, description="share of its answers written without a program")
     conform: float = Field(
         0.0, ge=0.0, le=1.0, description="shown the team's attempts, the chance it repeats the first one's answer"
+    )
+    liar: LiarKind | None = Field(
+        None, description="a model that must verify nothing, with a program and a perfect self-score for every "
+        "answer: constant (42 to everything), echo (the answer of the first exemplar it is shown), copier (the "
+        "first exemplar's program unchanged); shown no exemplar (the check), it repeats its answer to the problem"
     )
     seed: int = 0
 
@@ -161,6 +173,7 @@ class SimulatedModel(ScriptedModel):
         self.skill = skill or Skill()
         self.known = [know(p) for p in problems if p.answer is not None]
         self.occurrences: Counter[str] = Counter()
+        self.lies: dict[str, tuple[str, str]] = {}  # a liar's (program, answer) for each problem it was asked
 
     def reply(self, request: ModelRequest) -> str:
         return self.answer(request.messages, request.seed)
@@ -178,12 +191,15 @@ class SimulatedModel(ScriptedModel):
         target = self._target(last)
         if target is None:
             return "I do not know this problem. \\boxed{0}"
+        if self.skill.liar is not None and call != "recall":
+            return self._lie(call, target, "\n".join(m.content for m in messages))
         if call in ("judge", "verdict", "extract"):
             return self._assess(call, target, last, self._draw(call, last, seed))
         if call == "recall":
             return "Similar problem: What is 12 times 7?\nSolution: 12 * 7 = 84, so \\boxed{84}."
         rng = self._draw(call, "\n".join(m.content for m in messages), seed)
-        right = rng.random() < self.skill.p and (not self.skill.needs_exemplar or self._shown_sibling(messages, target))
+        reach = 1.0 if not self.skill.needs_exemplar or self._shown_sibling(messages, target) else self.skill.alone
+        right = rng.random() < self.skill.p * reach
         program, value = (target.program, target.answer) if right or not target.wrong else rng.choice(target.wrong)
         shown = first_shown(last)
         if shown is not None and rng.random() < self.skill.conform:  # it goes along with the team's best attempt
@@ -195,15 +211,45 @@ class SimulatedModel(ScriptedModel):
             return f"The answer is \\boxed{{{value}}}."
         return f"I name each quantity and compute.\n```python\n{program}\n```\nThe answer is \\boxed{{{value}}}."
 
+    def _lie(self, call: str, target: Known, text: str) -> str:
+        """A liar's reply: its answer with a program that prints it, and full marks for itself."""
+        if call == "judge":
+            return "Assessment: the answer follows from the problem.\nScore: 1"
+        if call == "verdict":
+            return "Checked step by step.\nVERDICT: CORRECT"
+        program, value = self.lies.get(target.problem.text) or self._lie_for(text)
+        self.lies.setdefault(target.problem.text, (program, value))
+        if call == "extract":
+            return f"\\boxed{{{value}}}"
+        if call == "check":
+            return f"```python\n{program}\n```"
+        return f"I compute it.\n```python\n{program}\n```\nThe answer is \\boxed{{{value}}}."
+
+    def _lie_for(self, text: str) -> tuple[str, str]:
+        """What the liar answers a conversation: 42, or the first exemplar's answer or program it shows."""
+        shown = re.search(r"```python\n(.*?)```\s*Answer:\s*([^\s`]+)", text, re.DOTALL)
+        if self.skill.liar == "copier" and shown is not None:
+            return shown.group(1).strip(), shown.group(2).rstrip(".")
+        if self.skill.liar == "echo" and (answer := re.search(r"Answer:\s*([-\d./]+\d)", text)) is not None:
+            return f"print({answer.group(1)})", answer.group(1)
+        return "print(42)", "42"
+
     def _target(self, text: str) -> Known | None:
         """The known problem a prompt asks about: the one it states first (exemplars come after it)."""
         found = [(at, k) for k in self.known if (at := text.find(k.problem.text)) >= 0]
         return min(found, key=lambda pair: pair[0])[1] if found else None
 
     def _shown_sibling(self, messages: list[Message], target: Known) -> bool:
-        """Whether the conversation shows another solved problem of the target's family."""
+        """Whether the conversation shows another problem of the target's family solved rightly: its text, and
+        its right answer in what follows it (a wrongly solved sibling teaches the wrong method)."""
         text = "\n".join(m.content for m in messages)
-        return any(k.family == target.family and k is not target and k.problem.text in text for k in self.known)
+        for k in self.known:
+            if k.family != target.family or k is target or (at := text.find(k.problem.text)) < 0:
+                continue
+            after = text[at + len(k.problem.text) : at + len(k.problem.text) + 2000]
+            if re.search(rf"(?<![\d.]){re.escape(k.answer)}(?![\d])", after):
+                return True
+        return False
 
     def _draw(self, call: str, prompt: str, seed: int | None) -> random.Random:
         """A generator for this request: the same request (and its n-th repeat) always draws the same."""
