@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from xolver import ExperienceStore, Xolver
 from xolver.llm.base import Model, ModelRequest
 from xolver.llm.testing import scripted_team
@@ -30,18 +32,36 @@ def planner_reply(request: ModelRequest) -> str:
 CHECK_PROMPT = "Write a short Python program that solves this problem on its own"
 
 
-def checker(answer: str):
-    """A verifier that states `answer`, and writes `print(answer)` when asked for an independent program."""
+def checker(answer: str, program: str | None = None):
+    """A verifier that states `answer`, and writes `program` when asked for an independent program: by default
+    `print(347 * 29)` for 10063 (the good team's problem), else `print(answer)`, a literal that computes
+    nothing and so is no evidence."""
+    program = program or (f"print({PRODUCT})" if answer == "10063" else f"print({answer})")
 
     def reply(request: ModelRequest) -> str:
-        return f"```python\nprint({answer})\n```" if CHECK_PROMPT in request.prompt else f"\\boxed{{{answer}}}"
+        return f"```python\n{program}\n```" if CHECK_PROMPT in request.prompt else f"\\boxed{{{answer}}}"
 
     return reply
 
 
+PRODUCT = "347 * 29"
+
+
 def printing_sandbox() -> ScriptedSandbox:
-    """Runs nothing: a program `print(X)` 'prints' X (enough for the verifier's scripted check programs)."""
-    return ScriptedSandbox(lambda code, stdin: code.split("print(", 1)[-1].rsplit(")", 1)[0] + "\n")
+    """Runs nothing but arithmetic: a program `print(X)` prints X, its value when X is arithmetic on number
+    literals (enough for scripted check programs, and for moving a problem's numbers in them)."""
+    return ScriptedSandbox(lambda code, stdin: _value(code.split("print(", 1)[-1].rsplit(")", 1)[0]) + "\n")
+
+
+def _value(text: str) -> str:
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return text
+    allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop)
+    if not all(isinstance(node, allowed) for node in ast.walk(tree)):
+        return text
+    return str(eval(compile(tree, "<arithmetic>", "eval")))  # numbers and operators only
 
 
 def good_team(answer: str = "10063", score: str = "1"):

@@ -101,8 +101,10 @@ def test_only_verified_math_solves_with_a_program_are_adapted() -> None:
 
 
 def test_a_program_computing_with_an_examples_numbers_is_a_copy_and_one_needing_a_constant_is_not() -> None:
+    """The copier liar kept the problem's 6 hours and the example's 45 km/h: one of each is a copy too."""
     assert copied_from(TRAIN_PROGRAM, TRUCK, [TRAIN]) == TRAIN
-    assert copied_from("print(180 / 5)", TRUCK, [TRAIN]) is None, "as many of its own numbers: not called a copy"
+    assert copied_from("print(180 / 5)", TRUCK, [TRAIN]) == TRAIN, "the example's distance, the problem's hours"
+    assert copied_from("print(350 / 5 + 0 * 180)", TRUCK, [TRAIN]) is None, "more of its own numbers"
     talk = "A talk lasts 3 hours and 5 minutes. How many minutes long is it?"
     film = "A film lasts 60 minutes. How many hours long is it?"
     assert copied_from("print(3 * 60 + 5)", talk, [film]) is None, "60 is the example's, 3 and 5 are the problem's"
@@ -274,13 +276,15 @@ async def test_a_check_that_disagreed_leaves_no_program_in_memory(box: ProcessSa
     assert store.experiences == {}
 
 
-async def test_a_check_that_prints_the_answer_as_a_literal_verifies_but_teaches_no_program(box: ProcessSandbox) -> None:
-    """`print(84)` agrees with the answer, yet it computes nothing a sibling could adapt."""
+async def test_a_check_that_prints_the_answer_as_a_literal_is_no_evidence(box: ProcessSandbox) -> None:
+    """`print(84)` agrees with the answer, yet it computes nothing: a liar's check reads so too. It verified
+    (and was only kept out of memory) before the check had to move with the problem's numbers."""
     store = InMemoryExperienceStore()
     result = await make_xolver(prose_team("84", "print(84)"), store, box, iterations=1).asolve(GARDEN)
-    assert result.verified
-    assert [e.kind for e in store.experiences.values()] == ["solution"]
-    assert "print(84)" not in next(e for e in store.experiences.values() if e.kind == "solution").content
+    assert not result.verified and store.experiences == {}
+    computed = await make_xolver(prose_team("84", "print(12 * 7)"), store, box, iterations=1).asolve(GARDEN)
+    solution = next(e for e in store.experiences.values() if e.kind == "solution")
+    assert computed.verified and "```python" in solution.content
 
 
 def test_a_program_computes_from_a_problem_only_when_it_uses_one_of_its_numbers() -> None:

@@ -273,11 +273,14 @@ async def test_exemplars_reach_the_solvers_and_verified_solutions_are_learned() 
     assert [e.problem for e in result.exemplars] == ["What is 12 times 7?"]
     solver_prompts = [r.prompt for r in model.requests if r.role == "solver"]
     assert all(r"12*7=84 \boxed{84}" in p for p in solver_prompts)
-    assert len(result.memory_writes) == 2
-    written, strategy = (store.experiences[i] for i in result.memory_writes)
+    assert len(result.memory_writes) == 3  # the solution, the check's program (the answer was prose), a strategy
+    written, fragment, strategy = (store.experiences[i] for i in result.memory_writes)
+    assert fragment.kind == "code_fragment" and "347" in fragment.content
     assert written.verified and written.kind == "solution" and written.source == "self"
-    assert written.provenance == {"run_id": result.run_id, "problem_id": result.problem.id, "model": "scripted"}
-    assert strategy.kind == "strategy" and strategy.links == [written.id] and written.links == [strategy.id]
+    assert written.provenance == {"run_id": result.run_id, "problem_id": result.problem.id, "model": "scripted",
+                                  "rule": "evidence"}  # fmt: skip
+    assert strategy.kind == "strategy" and strategy.links == [written.id]
+    assert written.links == [fragment.id, strategy.id]
     used = store.experiences[result.exemplars[0].id]
     assert used.uses == 1 and used.successes == 1
     assert any(e.kind == "memory_written" for e in events)

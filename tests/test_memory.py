@@ -228,7 +228,7 @@ def test_memory_on_versus_off_over_related_problems(tmp_path: Path) -> None:
     def run(store: ChromaExperienceStore | None) -> tuple[list, object]:
         def verifier(request: ModelRequest) -> str:
             n = request.prompt.split("Problem:\n")[1].split()[2]
-            return f"```python\nprint({int(n) * 3})\n```"
+            return f"```python\nprint({n} * 3)\n```"
 
         model = scripted_team(planner=planner_reply, solver=solver, judge="Score: 1", verifier=verifier)
         xolver = make_xolver(model, store, printing_sandbox(), iterations=1, exemplars=2)
@@ -245,9 +245,10 @@ def test_memory_on_versus_off_over_related_problems(tmp_path: Path) -> None:
     assert all("Solved examples" not in r.prompt for r in model_off.requests)
     first = with_memory[0]
     written = asyncio.run(store_at(tmp_path).get(first.memory_writes))
-    assert {e.kind for e in written} == {"solution", "strategy"}
+    assert {e.kind for e in written} == {"solution", "strategy", "code_fragment"}  # the check's program, kept
     for e in written:
-        assert e.provenance == {"run_id": first.run_id, "problem_id": first.problem.id, "model": "scripted"}
+        assert e.provenance == {"run_id": first.run_id, "problem_id": first.problem.id, "model": "scripted",
+                                "rule": "evidence"}  # fmt: skip
         assert e.verified and e.source == "self"
     used = asyncio.run(store_at(tmp_path).get([with_memory[1].exemplars[0].id]))
     assert used[0].uses >= 1 and used[0].successes >= 1

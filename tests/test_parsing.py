@@ -12,7 +12,6 @@ from xolver.team.parsing import (
     parse_roles,
     parse_score,
     parse_selection,
-    parse_verdict,
 )
 
 
@@ -118,15 +117,10 @@ def test_canonical_answer_keeps_different_answers_apart() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Assessment: fine.\nScore: 0.8", 0.8),
-        ("The final answer of the proposed solution is correct.", 1.0),
-        ("The answer is wrong: 347*29 is not 816.", 0.0),
-        ("This is incorrect.", 0.0),
-        ("It is correct in places but wrong at the end.", None),  # both: no verdict
-        ("Looks fine to me.", None),
-    ],
-)
-def test_parse_verdict(text: str, expected: float | None) -> None:
-    assert parse_verdict(text) == expected
+    "text",
+    ["The final answer of the proposed solution is correct.", "This is right.", "The answer is wrong.",
+     "It is correct in places but wrong at the end.", "Looks fine to me."],
+)  # fmt: skip
+def test_a_judge_reply_without_a_score_has_none_whatever_words_it_uses(text: str) -> None:
+    """'correct' in a judge's prose was read as 1.0: a liar's self-praise became a full score."""
+    assert parse_score(text) is None

@@ -61,7 +61,7 @@ def test_the_answer_most_programs_print_beats_a_judge_of_the_same_size() -> None
     shared.update(
         [candidate("42", program=False, score=1.0, iteration=1), candidate("8", program=True, score=0.5, iteration=1)]
     )
-    assert shared.best.answer == "8" and shared.best.iteration == 1
+    assert shared.best.answer == "8"  # its first candidate: the judge orders no candidate, not even within an answer
 
 
 def test_a_program_that_printed_nothing_does_not_vote_for_the_answer_beside_it() -> None:

@@ -78,7 +78,7 @@ async def test_a_parser_change_shows_up_as_a_diff(recorded: Path, monkeypatch: p
 async def test_a_judge_parser_change_shows_in_scores_and_stop_reason(
     recorded: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(xolver.team.judge, "parse_verdict", lambda reply: 0.5 if "Score" in reply else None)
+    monkeypatch.setattr(xolver.team.judge, "parse_score", lambda reply: 0.5 if "Score" in reply else None)
     replays = await replay_records([r for r in load_run(recorded).records if r.id == "q00"])
     changed = {c.what: (c.before, c.after) for c in replays[0].changes}
     assert changed["round 1 Algebraist score"] == ("1.00", "0.50")

@@ -218,7 +218,7 @@ def test_the_learner_writes_a_when_this_applies_key_with_the_strategy(tmp_path: 
     def verifier(request: ModelRequest) -> str:
         if "Applies when" in request.prompt:
             return "Strategy: multiply the count by the size.\nApplies when: equal groups are counted together."
-        return "```python\nprint(12)\n```" if CHECK_PROMPT in request.prompt else "\\boxed{12}"
+        return "```python\nprint(4 * 3)\n```" if CHECK_PROMPT in request.prompt else "\\boxed{12}"
 
     model = scripted_team(planner=planner_reply, solver="4 * 3 = \\boxed{12}", judge="Score: 1", verifier=verifier)
     store = InMemoryExperienceStore()

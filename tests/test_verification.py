@@ -113,18 +113,42 @@ async def test_a_right_answer_confirmed_by_an_independent_program_is_verified_an
     assert solution.confidence == 1.0 and "independent_check an independent program printed 8.0" in solution.evidence
 
 
-@pytest.mark.parametrize(("check_prints", "verified"), [("The total cost is 8.0 dollars.", True),
-                                                         ("The total cost is 80 dollars.", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("check_prints", "verified"),
+    [('f"The total cost is {12 / 3 * 2} dollars."', True), ('f"The total cost is {12 * 3 * 2 + 8} dollars."', False)],
+)
 async def test_an_independent_program_that_prints_a_sentence_is_read_as_a_candidates_program_is(
     box: ProcessSandbox, check_prints: str, verified: bool
 ) -> None:
     """Seen from the embedded model: the check printed `The final answer is: 120` and was set aside as unreadable."""
     model = scripted_team(
         planner=planner_reply, solver="```python\nprint(12 // 3 * 2)\n```", judge="Score: 1",
-        verifier=lambda r: f"```python\nprint({check_prints!r})\n```" if CHECK in r.prompt else "",
+        verifier=lambda r: f"```python\nprint({check_prints})\n```" if CHECK in r.prompt else "",
     )  # fmt: skip
     result = await make_xolver(model, InMemoryExperienceStore(), box).asolve(PENS)
     assert result.answer == "8" and result.verified is verified and kinds(result)["independent_check"] is verified
+
+
+@pytest.mark.parametrize(
+    ("solver", "check", "why"),
+    [("print(12 // 3 * 2)", "print(8)", "uses none of the problem's numbers"),
+     ("print(12 // 3 * 2)", "print(min(8, 12 * 3))", "prints the same value when the problem's numbers change"),
+     ("print(8)", "print(12 / 3 * 2)", "its program uses none of the problem's numbers"),
+     ("print(12 // 3 * 2)", "print(12 - 2 * 2)", "with the problem's numbers moved it printed")],
+)  # fmt: skip
+async def test_a_program_that_states_or_happens_on_the_answer_is_no_evidence(
+    box: ProcessSandbox, solver: str, check: str, why: str
+) -> None:
+    """A literal, a constant behind the problem's numbers, an answer's own `print(8)`, a check that meets the
+    answer by coincidence (12 - 2 * 2 is 8 too, but not 12 // 3 * 2 once the numbers move): none verifies."""
+    model = scripted_team(
+        planner=planner_reply, solver=f"```python\n{solver}\n```", judge="Score: 1",
+        verifier=lambda r: f"```python\n{check}\n```" if CHECK in r.prompt else "",
+    )  # fmt: skip
+    store = InMemoryExperienceStore()
+    result = await make_xolver(model, store, box).asolve(PENS)
+    assert result.answer == "8" and not result.verified and store.experiences == {}
+    assert why in result.verification.detail
 
 
 SUM = Problem(

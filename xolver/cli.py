@@ -188,6 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--host", default="127.0.0.1")
     view.add_argument("--port", type=int, default=8765, help="0 picks a free port")
 
+    calibrate = commands.add_parser(
+        "calibrate", help="fit the cheapest verification rule that reaches a target precision on graded runs"
+    )
+    calibrate.add_argument("results", nargs="+", help="graded results files of `xolver bench run`")
+    calibrate.add_argument("--target", type=float, default=0.95, help="the precision to reach (default 0.95)")
+    calibrate.add_argument("--min-verified", type=int, default=20,
+                           help="verified solves a rule needs behind its precision (default 20)")  # fmt: skip
+    calibrate.add_argument("--write", default="xolver.toml", help="the config file to write the rules to")
+    calibrate.add_argument("--dry-run", action="store_true", help="print the fit, write nothing")
+
     config = commands.add_parser("config", help="configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     show = config_commands.add_parser("show", help="print the effective configuration")
@@ -491,6 +501,44 @@ def _run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xolver.bench.calibration import candidates, fit, graded, task_of, write_rules
+    from xolver.bench.report import load_records
+    from xolver.errors import UserInputError
+
+    records, bad = load_records(args.results)
+    for path, line in bad:
+        print(f"xolver: {path}:{line.line}: skipped: {line.error}", file=sys.stderr)
+    rows = graded(records)
+    if not rows:
+        raise UserInputError("no graded solve with evidence in " + ", ".join(args.results))
+    fitted = []
+    for task in sorted({task_of(r) for r in rows}):
+        rules = sorted(candidates(rows, task), key=lambda r: (-(r.measured.precision or 0), -(r.measured.recall or 0)))
+        print(f"{task}: {sum(task_of(r) == task for r in rows)} graded solves; rules by precision (n verified):")
+        for rule in rules[:8]:
+            m = rule.measured
+            print(f"  {' + '.join(rule.requires):<60} precision {_share(m.precision)} (n={m.verified}) "
+                  f"recall {_share(m.recall)}")  # fmt: skip
+        best = fit(rows, task, target=args.target, min_verified=args.min_verified)
+        if best is None:
+            print(f"  no rule reaches precision {args.target} on {args.min_verified} or more verified solves")
+        else:
+            print(f"  fitted: {' + '.join(best.requires)} (precision {_share(best.measured.precision)}, "
+                  f"n={best.measured.verified})")  # fmt: skip
+            fitted.append(best)
+    if fitted and not args.dry_run:
+        write_rules(Path(args.write), fitted)
+        print(f"wrote verify_requires and verify_precision to {args.write}")
+    return 0
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _run_sandbox(args: argparse.Namespace) -> int:
     import asyncio
     import subprocess
@@ -596,6 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.command == "serve-team":
             return _run_serve_team(args)
+        if args.command == "calibrate":
+            return _run_calibrate(args)
         return _run_config_show(args)
     except (UserInputError, EmbeddedModelError) as exc:
         print(f"xolver: error: {exc}", file=sys.stderr)

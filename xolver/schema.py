@@ -322,7 +322,7 @@ class Verification(Record):
     method: Literal["tests", "tools", "judge", "none"]
     passed: bool
     detail: str = ""
-    rule: Literal["evidence", "judge"] = "evidence"
+    rule: Literal["evidence", "judge", "calibrated"] = "evidence"
     evidence: list[Evidence] = Field(default_factory=list)
     confidence: float = Field(0.0, ge=0.0, le=1.0)
 
@@ -407,6 +407,13 @@ class Settings(Record):
         "evidence",
         description="evidence: a tool must confirm the answer (tests, or an independent computation in the sandbox); "
         "judge: a judge score and agreement suffice (weaker; for runs without a sandbox)",
+    )
+    verify_requires: dict[TaskKind, list[EvidenceKind]] = Field(
+        default_factory=dict, description="a calibrated rule per kind of problem (`xolver calibrate`): the evidence "
+        "kinds that must pass; it replaces verify_rule for that kind",
+    )
+    verify_precision: dict[TaskKind, float] = Field(
+        default_factory=dict, description="the precision each calibrated rule measured, carried by what it writes"
     )
     verify_threshold: float = Field(0.8, ge=0.0, le=1.0, description="judge score a final answer needs")
     verify_agreement: int = Field(

@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from xolver.bench.calibration import Precision, evidence_precision
 from xolver.bench.runner import BenchRecord
 from xolver.jsonl import BadLine, read_jsonl
 from xolver.schema import Record, Settings
@@ -61,6 +62,9 @@ class MethodSummary(Record):
         default_factory=list, description="in a family set: accuracy on the first, second, ... instance of each kind"
     )
     exemplars_shown: int = 0
+    evidence: dict[str, Precision] = Field(
+        default_factory=dict, description="each evidence kind and each rule as a verifier: precision and recall, with n"
+    )
     right_from: dict[str, int] = Field(
         default_factory=dict, description="right answers shown this run's own experience, the seed bank's, neither"
     )
@@ -236,7 +240,7 @@ def summary(key: Key, rows: list[BenchRecord], evaluated: list[BenchRecord]) -> 
         mean_iterations=sum(r.iterations for r in rows) / len(rows),
         mean_seconds=sum(r.seconds for r in rows) / len(rows), convergence=convergence(rows),
         curve=learning_curve(rows), by_instance=by_instance(rows), exemplars_shown=sum(len(r.exemplars) for r in rows),
-        right_from=right_by_origin(rows) if memory else {},
+        right_from=right_by_origin(rows) if memory else {}, evidence=evidence_precision(rows),
         contaminated_exemplars=leaked, contaminated_problems=problems,
         configs=sorted({_config(r) for r in rows if r.config}),
     )  # fmt: skip
@@ -307,6 +311,7 @@ def _dataset_section(dataset: str, rows: list[MethodSummary]) -> list[str]:
         f"| {s.judge_rule_verified} | {_percent(s.judge_rule_precision)} |"
         for s in rows
     ]
+    lines += _evidence_table(rows)
     modes = [s for s in rows if s.memory]
     if len({s.memory for s in modes}) > 1:
         lines += _memory_modes(modes)
@@ -329,6 +334,22 @@ def _dataset_section(dataset: str, rows: list[MethodSummary]) -> list[str]:
     lines += ["", "Configurations:", ""]
     lines += [f"- {s.label}: {config}" for s in rows for config in s.configs]
     return [*lines, ""]
+
+
+def _evidence_table(rows: list[MethodSummary]) -> list[str]:
+    """Each piece of evidence and each rule as a verifier, against the references: n, precision, recall."""
+    measured = [s for s in rows if s.evidence]
+    if not measured:
+        return []
+    lines = ["", "Evidence against the references (passed / right among them: precision; share of all right answers "
+             "that passed: recall):", "", "| method | evidence or rule | passed (n) | precision | recall |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        f"| {s.label} | {name} | {p.verified} | {_percent(p.precision)} | {_percent(p.recall)} |"
+        for s in measured
+        for name, p in s.evidence.items()
+    ]
+    return lines
 
 
 MODES = ("off", "read-only", "learn", "oracle")

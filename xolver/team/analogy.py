@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from xolver.team.programs import STOP_WORDS
@@ -30,6 +31,7 @@ _ALIKE = {
     "wide": "width", "broad": "width", "long": "length", "tall": "height", "high": "height", "deep": "depth",
 }  # fmt: skip
 _WINDOW = 2
+CONSTANTS = frozenset(float(n) for n in (*range(13), 24, 60, 100, 365, 1000, 3600))  # counts and units anyone writes
 _MAX_NUMBERS = 7  # matching tries every order of the numbers: 7! = 5040 at most
 
 
@@ -106,20 +108,36 @@ def match(solved: list[Number], new: list[Number]) -> dict[int, Number] | None:
     return {i: new[j] for i, j in enumerate(pairing)}
 
 
-def copied_from(program: str, problem: str, examples: list[str]) -> str | None:
-    """The example problem a program took its numbers from instead of `problem`: more of its literals are
-    numbers that example states and the problem does not than are the problem's own (SmolLM2-135M, shown a
-    solved sibling, often returns the sibling's program unchanged, which prints the sibling's answer)."""
+def copied_from(
+    program: str, problem: str, examples: list[str], programs: Mapping[str, Sequence[str]] | None = None
+) -> str | None:
+    """The example problem a program took its numbers from instead of `problem`: it is one of that example's
+    `programs` (the same code, layout and comments aside), or it uses a number that example states and the
+    problem does not (no common constant such as 60 or 100), at least as many of them as the problem's own
+    (SmolLM2-135M, shown a solved sibling, often returns the sibling's program unchanged, which prints the
+    sibling's answer; a model that copies one quantity and keeps one of the problem's is no better)."""
     used = _literals(program)
     if used is None:
         return None
+    shape = ast.dump(ast.parse(program))
+    for example, theirs in (programs or {}).items():
+        if any(_shape(code) == shape for code in theirs):
+            return example
     own = {n.value for n in numbers(problem)}
     mine = sum(1 for value in used if value in own)
     for example in examples:
-        theirs = {n.value for n in numbers(example)} - own
-        if sum(1 for value in used if value in theirs) > mine:
+        theirs = {n.value for n in numbers(example)} - own - CONSTANTS
+        taken = sum(1 for value in used if value in theirs)
+        if taken and taken >= mine:
             return example
     return None
+
+
+def _shape(program: str) -> str | None:
+    try:
+        return ast.dump(ast.parse(program))
+    except SyntaxError:
+        return None
 
 
 def computes_from(program: str, problem: str) -> bool:
@@ -127,6 +145,32 @@ def computes_from(program: str, problem: str) -> bool:
     compute one, and a sibling could not adapt it."""
     own = {n.value for n in numbers(problem)}
     return any(value in own for value in _literals(program) or [])
+
+
+def steps(problem: str) -> dict[float, int]:
+    """How `perturbed` moves each number of `problem`: the n-th distinct one (by value) by n, so two numbers
+    never swap."""
+    return {value: n for n, value in enumerate(sorted({n.value for n in numbers(problem)}), 1)}
+
+
+def perturbed(program: str, problem: str) -> str | None:
+    """`program` with every number of `problem` that it writes as a literal moved by its `steps`, the same in
+    every program; None when it writes none of them or does not parse. A program that computes its answer
+    from the problem prints another value now; one that states the answer (`print(84)`) cannot be moved at
+    all. Two programs that agree on the problem and on its moved copy compute alike, not the same constant."""
+    moves = steps(problem)
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return None
+    moved = 0
+    for node in ast.walk(tree):
+        value = _number(node)
+        if value is not None and value in moves:
+            assert isinstance(node, ast.Constant)
+            node.value += moves[value]
+            moved += 1
+    return ast.unparse(tree) if moved else None
 
 
 def _literals(program: str) -> list[float] | None:

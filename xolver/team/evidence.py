@@ -17,6 +17,8 @@ Confidence is the weighted share of the available evidence that passed; tool evi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from xolver.schema import Evidence, EvidenceKind, TaskKind, Verification
 
 WEIGHTS: dict[EvidenceKind, float] = {
@@ -45,6 +47,12 @@ def evidence_rule(task: TaskKind, evidence: list[Evidence]) -> bool:
     return ok("judge") and ok("agreement") and not_failed("self_certainty")
 
 
+def required_rule(evidence: list[Evidence], requires: Sequence[EvidenceKind]) -> bool:
+    """A calibrated rule (`xolver calibrate`): every required kind passed, and no program or test failed."""
+    vetoed = passed(evidence, "own_program") is False or passed(evidence, "tests") is False
+    return bool(requires) and not vetoed and all(passed(evidence, kind) is True for kind in requires)
+
+
 def judge_rule(task: TaskKind, evidence: list[Evidence]) -> bool:
     if task == "code" and passed(evidence, "tests") is not None:
         return passed(evidence, "tests") is True
@@ -57,9 +65,15 @@ def confidence(evidence: list[Evidence]) -> float:
     return round(sum(WEIGHTS[e.kind] for e in made if e.passed) / total, 3) if total else 0.0
 
 
-def verdict(task: TaskKind, evidence: list[Evidence], rule: str) -> Verification:
-    """The verdict of `rule` on `evidence`, with what it rests on and a one-line account."""
-    ok = evidence_rule(task, evidence) if rule == "evidence" else judge_rule(task, evidence)
+def verdict(
+    task: TaskKind, evidence: list[Evidence], rule: str, requires: Sequence[EvidenceKind] | None = None
+) -> Verification:
+    """The verdict of `rule` on `evidence` (of the calibrated rule, when it `requires` evidence kinds), with
+    what it rests on and a one-line account."""
+    if requires:
+        ok, rule = required_rule(evidence, requires), "calibrated"
+    else:
+        ok = evidence_rule(task, evidence) if rule == "evidence" else judge_rule(task, evidence)
     made = {e.kind for e in evidence if e.passed is not None}
     if task == "code" and made & {"tests", "unseen_tests"}:
         method = "tests"
@@ -70,7 +84,7 @@ def verdict(task: TaskKind, evidence: list[Evidence], rule: str) -> Verification
     detail = "; ".join(f"{e.kind} {'ok' if e.passed else 'failed' if e.passed is False else 'n/a'}"
                        + (f" ({e.detail})" if e.detail else "") for e in evidence)  # fmt: skip
     return Verification(
-        method=method, passed=ok, detail=detail, rule="evidence" if rule == "evidence" else "judge",
+        method=method, passed=ok, detail=detail, rule=rule if rule in ("evidence", "calibrated") else "judge",
         evidence=evidence, confidence=confidence(evidence),
     )  # fmt: skip
 

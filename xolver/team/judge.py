@@ -11,7 +11,7 @@ import re
 from xolver.errors import ModelError
 from xolver.schema import Candidate, Judgement, Problem
 from xolver.team.agent import Agent, clip
-from xolver.team.parsing import parse_verdict
+from xolver.team.parsing import parse_score
 from xolver.team.templates import render
 from xolver.tools.tests import has_tests, run_tests
 
@@ -47,7 +47,7 @@ class Judge(Agent):
             if isinstance(reply, ModelError):
                 return Judgement(candidate_id=candidate.id, status="failed", attempts=attempt, error=str(reply))
             reply_text = reply.text
-            score = parse_verdict(reply_text)
+            score = parse_score(reply_text)  # no score, no verdict: 'correct' in prose is no 1.0
             if score is not None:
                 return Judgement(
                     candidate_id=candidate.id, status="scored", score=score,
@@ -55,7 +55,7 @@ class Judge(Agent):
                 )  # fmt: skip
         return Judgement(
             candidate_id=candidate.id, status="unparsed", attempts=JUDGE_ATTEMPTS,
-            rationale=clip(reply_text, 600), error="the judge's reply has neither a 'Score:' line nor a verdict",
+            rationale=clip(reply_text, 600), error="the judge's reply has no 'Score:' line",
         )  # fmt: skip
 
     async def _by_tests(self, problem: Problem, candidate: Candidate) -> Judgement:

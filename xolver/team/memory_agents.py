@@ -116,7 +116,11 @@ class Learner(Agent):
         """The experiences to write; none from an unverified solve."""
         if best is None or not verification.passed:
             return []
-        provenance = {"run_id": run_id, "problem_id": problem.id, "model": self.client.model_name("solver")}
+        provenance = {"run_id": run_id, "problem_id": problem.id, "model": self.client.model_name("solver"),
+                      "rule": verification.rule}  # fmt: skip
+        precision = self.config.verify_precision.get(problem.kind)
+        if precision is not None and verification.rule == "calibrated":
+            provenance["rule_precision"] = f"{precision:.4f}"  # what the rule measured on graded runs
         programs = passing_code(problem, best, verification)
         records = solved_records(
             problem, best.answer, programs, reasoning=best.reasoning, score=best.score or 0.0, source="self",

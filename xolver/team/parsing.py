@@ -122,24 +122,6 @@ def parse_score(text: str) -> float | None:
     return value if 0.0 <= value <= 1.0 else None
 
 
-_WRONG = re.compile(r"\b(incorrect|not correct|wrong|false|not right)\b", re.IGNORECASE)
-_RIGHT = re.compile(r"\b(correct|right|true)\b", re.IGNORECASE)
-
-
-def parse_verdict(text: str) -> float | None:
-    """A judge's score: its 'Score:' line, else a plain verdict ('... is correct' 1, '... is wrong' 0).
-
-    A reply that says both, or neither, has no verdict.
-    """
-    score = parse_score(text)
-    if score is not None:
-        return score
-    wrong, right = bool(_WRONG.search(text)), bool(_RIGHT.search(_WRONG.sub("", text)))
-    if wrong != right:
-        return 0.0 if wrong else 1.0
-    return None
-
-
 def parse_json_lines(text: str) -> list[dict[str, object]]:
     """Every JSON object written on a line of its own (code fences and chatter around them ignored)."""
     found: list[dict[str, object]] = []

@@ -165,8 +165,9 @@ class Solver(Agent):
             text = reply.text.strip()
             if problem.kind == "code":
                 return await self._code_candidate(problem, prompt, text, base, usage, iteration, agent)
-            examples = [slot[0].problem for slot in exemplar_slots(exemplars)]
-            return await self._reasoned_candidate(problem, text, base, usage, examples)
+            slots = exemplar_slots(exemplars)
+            programs = {slot[0].problem: [code for e in slot if (code := extract_code(e.content))] for slot in slots}
+            return await self._reasoned_candidate(problem, text, base, usage, programs)
 
     @staticmethod
     def messages(
@@ -212,7 +213,7 @@ class Solver(Agent):
                          tool_calls=[call])  # fmt: skip
 
     async def _reasoned_candidate(
-        self, problem: Problem, text: str, base: dict[str, Any], usage: Usage, examples: list[str]
+        self, problem: Problem, text: str, base: dict[str, Any], usage: Usage, examples: dict[str, list[str]]
     ) -> Candidate:
         """A math or general answer. Python the solver wrote is run: what it printed beats the model's
         arithmetic; a program that crashed or printed nothing leaves the prose's answer, if any; one that
@@ -230,7 +231,7 @@ class Solver(Agent):
         else:  # the program computed nothing: only what the prose says stands, never a number from the code
             answer = extract_answer(without_code(text), problem.kind)
         note = f"\n[program output]\n{call.output}" if call.output else ""
-        copied = copied_from(code, problem.text, examples) if problem.kind == "math" else None
+        copied = copied_from(code, problem.text, list(examples), examples) if problem.kind == "math" else None
         return Candidate(**base, reasoning=text + note, answer=answer, tool_calls=[call], usage=usage, copied=copied)
 
     async def _code_candidate(

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from xolver.errors import ModelError
 from xolver.schema import Candidate, Evidence, Problem, TestCase, Verification
 from xolver.team.agent import Agent, clip
+from xolver.team.analogy import perturbed, steps
 from xolver.team.decision import answer_key, evidence_key
 from xolver.team.evidence import CERTAINTY_THRESHOLD, verdict
 from xolver.team.parsing import as_number, extract_answer, extract_boxed, extract_code, parse_json_lines
@@ -32,10 +33,12 @@ CALL_FORM = '{"call": "<a Python call expression, like the tests above>", "expec
 
 @dataclass(frozen=True)
 class Check:
-    """The independent program of a solve: what it printed (`value`), or why there is nothing to compare."""
+    """The independent program of a solve: what it printed (`value`) and what it prints with the problem's
+    numbers moved (`moved`, `xolver.team.analogy.perturbed`), or why there is nothing to compare."""
 
     program: str | None = None
     value: str | None = None
+    moved: str | None = None
     detail: str = ""
 
 
@@ -58,9 +61,11 @@ class Verifier(Agent):
             evidence = await self._code_evidence(problem, best, answer)
         else:
             check = check or await self.check(problem)
-            evidence = [own_program(best), await self._independent(check, answer)]
+            own, moved = await self._own_program(problem, best)
+            evidence = [own, await self._independent(check, answer, moved)]
         evidence += [judged(best, self.config.verify_threshold), self._agreement(best, kept), certainty(best)]
-        return answer, verdict(problem.kind, evidence, self.config.verify_rule)
+        requires = self.config.verify_requires.get(problem.kind)
+        return answer, verdict(problem.kind, evidence, self.config.verify_rule, requires)
 
     async def _extract(self, problem: Problem, best: Candidate) -> str | None:
         """Ask the verifier model to state the answer when the solver never wrote it plainly."""
@@ -125,20 +130,64 @@ class Verifier(Agent):
         if code is None:
             return Check(detail="no check program was written")
         code = repair_stated_results(code) or code
-        call = await run_python(self.sandbox, code, timeout=self.config.sandbox_timeout)
-        value = answer_from_output(call.output) if call.ok else None  # read as a candidate's program is read
+        value, failure = await self._printed(code)
         if value is None:
-            why = "the check program failed" if not call.ok else "the check program printed nothing"
-            return Check(program=code, detail=why)
-        printed = clip(call.output.strip().splitlines()[-1].strip(), 60)
-        return Check(program=code, value=value, detail=f"an independent program printed {printed}")
+            return Check(program=code, detail=f"the check program {failure}")
+        moved, why = await self._moves(code, problem, value)
+        if why is not None:
+            return Check(program=code, detail=f"the check program {why}: no evidence")
+        return Check(program=code, value=value, moved=moved, detail=f"an independent program printed {clip(value, 60)}")
+
+    async def _printed(self, code: str) -> tuple[str | None, str]:
+        """What a program printed, read as a candidate's program is read; else why nothing."""
+        assert self.sandbox is not None
+        call = await run_python(self.sandbox, code, timeout=self.config.sandbox_timeout)
+        value = answer_from_output(call.output) if call.ok else None
+        return value, "failed" if not call.ok else "printed nothing"
+
+    async def _moves(self, code: str, problem: Problem, value: str) -> tuple[str | None, str | None]:
+        """The value `code` prints with the problem's numbers moved, or why it is no computation of the
+        problem: it writes none of its numbers, or its value stays put when they move. A moved program that
+        fails (a count that must stay whole) says nothing either way: (None, None)."""
+        moved = perturbed(code, problem.text)
+        if moved is None:
+            return None, "uses none of the problem's numbers (it states a value, it computes none)"
+        shifted, _ = await self._printed(moved)
+        if shifted is not None and await self._same(shifted, value):
+            return None, "prints the same value when the problem's numbers change (a constant)"
+        before, after = as_number(value), as_number(shifted or "")
+        if before is not None and after is not None and any(
+            math.isclose(before, number) and math.isclose(after, number + step)
+            for number, step in steps(problem.text).items()
+        ):
+            return None, "prints one of the problem's own numbers back (it repeats a quantity, it computes none)"
+        return shifted, None
+
+    async def _own_program(self, problem: Problem, best: Candidate) -> tuple[Evidence, str | None]:
+        """The answer's own program as evidence (`own_program`), and what it prints with the problem's numbers
+        moved, to hold beside the check's."""
+        evidence = own_program(best)
+        runs = [call for call in best.tool_calls if call.tool == "python"]
+        if not evidence.passed or not runs or self.sandbox is None or best.answer is None:
+            return evidence, None
+        moved, why = await self._moves(str(runs[-1].arguments.get("code", "")), problem, best.answer)
+        if why is not None:
+            return Evidence(kind="own_program", passed=False, detail=f"its program {why}"), None
+        return evidence, moved
 
     async def agrees(self, check: Check, answer: str) -> bool | None:
         """Whether the check printed `answer`; None when it printed nothing to compare."""
         return None if check.value is None else await self._same(check.value, answer)
 
-    async def _independent(self, check: Check, answer: str) -> Evidence:
-        return Evidence(kind="independent_check", passed=await self.agrees(check, answer), detail=check.detail,
+    async def _independent(self, check: Check, answer: str, moved: str | None = None) -> Evidence:
+        """Whether the check printed the answer; and, where both programs could be moved, whether they still
+        agree once the problem's numbers change (else they agree by coincidence, not by computing alike)."""
+        agrees, detail = await self.agrees(check, answer), check.detail
+        if agrees and check.moved is not None and moved is not None and not await self._same(check.moved, moved):
+            agrees = False
+            detail += f"; with the problem's numbers moved it printed {clip(check.moved, 40)}, the answer's " \
+                      f"program {clip(moved, 40)}"  # fmt: skip
+        return Evidence(kind="independent_check", passed=agrees, detail=detail,
                         program=check.program if check.value is not None else None)  # fmt: skip
 
     async def _same(self, computed: str, answer: str) -> bool | None:
