@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,9 +34,9 @@ ENV = {**os.environ, "XOLVER_MEMORY": "false", "XOLVER_SANDBOX": "none"}
 def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Two runs of the same 20 problems (two rounds, and one round) and a file of two saved solves."""
     root = tmp_path_factory.mktemp("runs")
-    with block_model_requests():
-        two = asyncio.run(record_run(root / "team-2-rounds.jsonl"))
-        one = asyncio.run(record_run(root / "team-1-round.jsonl", iterations=1))
+    with block_model_requests(), ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever runs here
+        two = thread.submit(asyncio.run, record_run(root / "team-2-rounds.jsonl")).result()
+        one = thread.submit(asyncio.run, record_run(root / "team-1-round.jsonl", iterations=1)).result()
     solves = [r.solve for r in load_run(two).records[:2] if r.solve is not None]
     saved = save_solves(root / "saved.jsonl", solves)
     return [two, one, saved]
