@@ -98,5 +98,6 @@ def test_a_sibling_solved_wrongly_teaches_the_simulated_model_nothing() -> None:
         return [Message(role="user", content=f"{second.text}\nSolved: {first.text}\nAnswer: {answer}")]
 
     assert model._shown_sibling(shown(str(first.answer)), target)
+    assert model._shown_sibling(shown(f"{float(first.answer or 0):.1f}"), target), "4.0 written for 4"
     assert not model._shown_sibling(shown(str(int(first.answer or 0) + 1)), target)
     assert not model._shown_sibling([Message(role="user", content=second.text)], target)

@@ -247,8 +247,8 @@ class SimulatedModel(ScriptedModel):
             if k.family != target.family or k is target or (at := text.find(k.problem.text)) < 0:
                 continue
             after = text[at + len(k.problem.text) : at + len(k.problem.text) + 2000]
-            if re.search(rf"(?<![\d.]){re.escape(k.answer)}(?![\d])", after):
-                return True
+            if any(same(number, k.answer) for number in re.findall(r"-?\d+(?:\.\d+)?", after)):
+                return True  # 4 written for 4.0 is the same answer
         return False
 
     def _draw(self, call: str, prompt: str, seed: int | None) -> random.Random:
