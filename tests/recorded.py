@@ -86,8 +86,9 @@ def _verifier(request: ModelRequest) -> str:
             "Strategy: split one factor into tens and units and add the partial products.\n"
             "Applies when: two numbers are multiplied."
         )
-    if CHECK_PROMPT in request.prompt:  # an independent program, for the verification
-        return f"```python\nprint({_problem(request.prompt)[1]})\n```"
+    if CHECK_PROMPT in request.prompt:  # an independent program, for the verification: it computes, from the numbers
+        a, b = map(int, re.search(r"What is (\d+) times (\d+)\?", request.prompt).groups())  # type: ignore[union-attr]
+        return f"```python\nprint({a} * {b})\n```"
     return f"\\boxed{{{_problem(request.prompt)[1]}}}"
 
 
@@ -110,6 +111,9 @@ def reply(request: ModelRequest) -> str | ModelResponse:
 def run_program(code: str, stdin: str | None) -> str | ExecResult:
     if "sum(map(int" in code:
         return str(sum(int(n) for n in (stdin or "").split()))
+    product = re.search(r"print\((\d+) \* (\d+)\)", code)
+    if product:
+        return str(int(product.group(1)) * int(product.group(2)))
     printed = re.search(r"print\((\d+)\)", code)
     if printed:
         return printed.group(1)

@@ -76,7 +76,7 @@ def host() -> Iterator[Host]:
 
 async def attack(sandbox: Sandbox, case: Case, host: Host) -> list[str]:
     """How `case` got out of `sandbox`: empty when it was contained."""
-    result = await sandbox.run(case.code, stdin=case.stdin, files=host.files(), timeout=2.0, limits=LIMITS)
+    result = await sandbox.run(case.code, stdin=case.stdin, files=host.files(), timeout=case.timeout, limits=LIMITS)
     failures = []
     if "ESCAPED" in result.stdout:
         failures.append("escaped")

@@ -141,7 +141,7 @@ def test_a_problem_page_shows_its_rounds(page: object, served: str, tmp_path: Pa
     agents = page.locator("#agents tbody tr td:first-child").all_inner_texts()  # type: ignore[attr-defined]
     assert sorted(agents) == ["judge", "planner", "solver", "verifier"], "tokens and time per agent role"
     assert "from solved problem gsm-17" in page.locator("#exemplars").inner_text()  # type: ignore[attr-defined]
-    assert "Written to memory (2)" in page.locator("#memory").inner_text()  # type: ignore[attr-defined]
+    assert "Written to memory (3)" in page.locator("#memory").inner_text()  # type: ignore[attr-defined]  # solution, check program, strategy
     solver_call = page.locator("#calls details.call").nth(2)  # type: ignore[attr-defined]
     assert not solver_call.evaluate("d => d.open")
     solver_call.locator("summary").first.click()
