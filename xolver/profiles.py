@@ -75,11 +75,11 @@ EMBEDDED = GENERAL.model_copy(
             "temperature": "greedy: with a solved sibling program as an earlier turn, right programs on the 36 later "
             "family problems (dev set): 5 greedy, 2-4 at 0.3, 1 at 0.7",
             "distinct_programs": "greedy agents on near-identical prompts write one program several times: one "
-            "piece of evidence. The dev family run replayed (tools/bench_profile.py): 20/48 right, 13/48 counting "
-            "each copy",
+            "piece of evidence. The dev family run (recorded 20/48) replayed with this code "
+            "(tools/bench_profile.py): 21/48 right, 13/48 counting each copy",
             "tie_break": "on a tied vote a program rebound from a verified solve ranks first, and the judge breaks "
             "no tie (its scores ran against the truth: 7 of 240 candidates scored >= 0.8 right, 13 of 44 scored "
-            "lower). The dev family run replayed: 20/48 right, 15/48 with general's order (check, program); "
+            "lower). The dev family run replayed: 21/48 right, 15/48 with general's order (check, program); "
             "10/48 with every deciding setting general's",
             "exemplar_turns": "a program in 41 of 48 first replies with exemplar turns, 3 of 48 with quoted "
             "exemplars (dev family set, seed 7)",
