@@ -119,7 +119,7 @@ def copied_from(
     used = _literals(program)
     if used is None:
         return None
-    shape = ast.dump(ast.parse(program))
+    shape = _shape(program)
     for example, theirs in (programs or {}).items():
         if any(_shape(code) == shape for code in theirs):
             return example
